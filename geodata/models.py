@@ -1,0 +1,257 @@
+"""GeoAlchemy2 models of the schema (EPSG:4326 everywhere).
+
+The Alembic migrations in ``geodata/migrations`` are the authority on the schema; these models
+mirror them for ORM use and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
+
+SRID = 4326
+
+#: Grid levels, 1 (prefecture) to 6 (micro-grid).
+LEVELS: dict[int, str] = {
+    1: "prefecture",
+    2: "county",
+    3: "township",
+    4: "village",
+    5: "grid",
+    6: "micro_grid",
+}
+
+EVENT_CATEGORIES = (
+    "dispute",  # 矛盾纠纷
+    "social_risk",  # 社会风险隐患
+    "public_security",  # 治安
+    "party_building",  # 党建
+    "rural_revitalisation",  # 乡村振兴
+    "civilised_city",  # 文明创建
+    "ethnic_religious",  # 民族宗教
+    "epidemic_prevention",  # 疫情防控
+    "environment",  # 生态环境
+    "forest_fire",  # 森林防火
+    "livelihood",  # 民生服务
+)
+DIFFICULTIES = ("simple", "ordinary", "difficult")
+SEVERITIES = ("low", "medium", "high", "critical")
+EVENT_STATUSES = (
+    "reported",
+    "accepted",
+    "dispatched",
+    "in_progress",
+    "resolved",
+    "verified",
+    "closed",
+    "rejected",
+    "returned",
+    "escalated",
+)
+DUTY_STATUSES = ("on_duty", "off_duty", "on_leave")
+POSITION_SOURCES = ("gps", "network", "manual", "simulated")
+ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor", "grid_worker")
+
+
+def _in(col: str, values: tuple[str, ...]) -> str:
+    return f"{col} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Ltree(UserDefinedType):
+    """PostgreSQL ``ltree`` (materialised path of codes, e.g. ``532900.532901.532901001``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "LTREE"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class GridCell(Base):
+    """One cell of any of the six levels; children tile their parent."""
+
+    __tablename__ = "grid_cell"
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 6", name="ck_grid_cell_level"),
+        CheckConstraint("(level = 1) = (parent_id IS NULL)", name="ck_grid_cell_parent"),
+        CheckConstraint("nlevel(path) = level", name="ck_grid_cell_path_depth"),
+        Index("ix_grid_cell_path", "path", postgresql_using="gist"),
+        Index("ix_grid_cell_geom", "geom", postgresql_using="gist"),
+        Index("ix_grid_cell_level", "level"),
+        Index("ix_grid_cell_parent", "parent_id"),
+        Index(
+            "ix_grid_cell_code_prefix", "code", postgresql_ops={"code": "text_pattern_ops"}
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("grid_cell.id", ondelete="RESTRICT")
+    )
+    path: Mapped[str] = mapped_column(Ltree)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    label_point = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    area_km2: Mapped[float] = mapped_column(Float)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GridWorker(Base):
+    """A grid worker (网格员), assigned to an L5 grid or L6 micro-grid."""
+
+    __tablename__ = "grid_worker"
+    __table_args__ = (
+        CheckConstraint(_in("duty_status", DUTY_STATUSES), name="ck_grid_worker_duty"),
+        Index("ix_grid_worker_position", "position", postgresql_using="gist"),
+        Index("ix_grid_worker_cell", "cell_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(32))
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    duty_status: Mapped[str] = mapped_column(String(16), default="off_duty")
+    position = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    last_fix_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WorkerPosition(Base):
+    """GPS fix history; one row per (worker, fix time), so re-sent fixes are harmless."""
+
+    __tablename__ = "worker_position"
+    __table_args__ = (
+        UniqueConstraint("worker_id", "fix_time", name="uq_worker_position_fix"),
+        CheckConstraint(_in("source", POSITION_SOURCES), name="ck_worker_position_source"),
+        CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="ck_worker_position_acc"),
+        Index("ix_worker_position_time", "fix_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    fix_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), default="gps")
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Event(Base):
+    """A reported governance event (dispute, hazard, ...) and its workflow timestamps."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint(_in("category", EVENT_CATEGORIES), name="ck_event_category"),
+        CheckConstraint(_in("severity", SEVERITIES), name="ck_event_severity"),
+        CheckConstraint(_in("status", EVENT_STATUSES), name="ck_event_status"),
+        CheckConstraint(
+            f"difficulty IS NULL OR (category = 'dispute' AND {_in('difficulty', DIFFICULTIES)})",
+            name="ck_event_difficulty",
+        ),
+        CheckConstraint("version >= 1", name="ck_event_version"),
+        Index("ix_event_location", "location", postgresql_using="gist"),
+        Index("ix_event_cell", "cell_id"),
+        Index("ix_event_status", "status"),
+        Index("ix_event_reported_at", "reported_at"),
+        Index("ix_event_assignee", "assignee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    subcategory: Mapped[str | None] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), default="medium")
+    difficulty: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    status: Mapped[str] = mapped_column(String(16), default="reported")
+    reporter_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("grid_worker.id"))
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("grid_worker.id"))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class EventAction(Base):
+    """Append-only history of every state change of an event (UPDATE/DELETE are refused)."""
+
+    __tablename__ = "event_action"
+    __table_args__ = (
+        CheckConstraint(
+            "actor_type IN ('worker', 'account', 'system')", name="ck_event_action_actor"
+        ),
+        Index("ix_event_action_event", "event_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("event.id"))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Account(Base):
+    """A dashboard user; the jurisdiction cell bounds everything the account may see."""
+
+    __tablename__ = "account"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_account_role"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(Text, default="")
+    role: Mapped[str] = mapped_column(String(16))
+    jurisdiction_cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

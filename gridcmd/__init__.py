@@ -1,0 +1,3 @@
+"""Grid Command operations package: settings, the private PostGIS instance and the `gridcmd` CLI."""
+
+__version__ = "0.1.0"

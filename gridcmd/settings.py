@@ -1,0 +1,59 @@
+"""Settings, read once from the environment (and an optional `.env` file).
+
+Every other module receives a :class:`Settings` instance; nothing else reads ``os.environ``.
+See `.env.example` for the documented variables.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The checkout (or install prefix) the project runs from; `var/` lives under it.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Environment variables use the ``GRIDCMD_`` prefix,
+    except ``DATABASE_URL`` which keeps its conventional name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDCMD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy/libpq URL of a PostGIS database. Unset: the private instance.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-change-me"),
+        description="Flask session signing key. Must be set in production.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    debug: bool = False
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where the private PostgreSQL cluster, uploads and caches live.",
+    )
+    basemap_url: str | None = Field(
+        default=None,
+        description="Raster tile URL template ({z}/{x}/{y}); unset = offline, no basemap.",
+    )
+    basemap_attribution: str = ""
+    demo_seed: int = Field(default=532900, description="Seed of the deterministic demo data.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
