@@ -84,7 +84,9 @@ _CELL_COUNTS = text(
 
 _SCOPE_ROOT = text(
     """
-    SELECT c.code, c.name, c.level, c.population, c.households, c.area_km2
+    SELECT c.code, c.name, c.level, c.population, c.households, c.area_km2,
+           ST_XMin(c.geom) AS xmin, ST_YMin(c.geom) AS ymin,
+           ST_XMax(c.geom) AS xmax, ST_YMax(c.geom) AS ymax
     FROM grid_cell AS c
     WHERE c.path = CAST(:scope AS ltree)
     """
@@ -202,11 +204,12 @@ def cell_by_code(conn: Connection, code: str, *, scope_path: str) -> dict[str, A
 def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
     """Headline numbers of the jurisdiction ``scope_path``.
 
-    Returns ``{"root": {code, name, level, population, households, area_km2} | None,
+    Returns ``{"root": {code, name, level, population, households, area_km2, bbox} | None,
     "cells_by_level": {level: count} (levels 1–6, zeros included, counted inside the scope),
     "population": int, "households": int (of the root cell, which sums its subtree),
     "workers": int, "workers_on_duty": int (active workers assigned inside the scope),
     "events": int, "events_open": int (events in cells inside the scope)}``.
+    ``bbox`` is ``[xmin, ymin, xmax, ymax]`` in lon/lat degrees.
     An unknown scope gives ``root=None`` and zeros.
     """
     params = {"scope": check_scope_path(scope_path)}
@@ -217,8 +220,14 @@ def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
     workers = conn.execute(_WORKER_COUNTS, params).mappings().one()
     events = conn.execute(_EVENT_COUNTS, {**params, "closed": list(_CLOSED_STATUSES)})
     events = events.mappings().one()
+    root_out = None
+    if root is not None:
+        root_out = {
+            k: root[k] for k in ("code", "name", "level", "population", "households", "area_km2")
+        }
+        root_out["bbox"] = [root["xmin"], root["ymin"], root["xmax"], root["ymax"]]
     return {
-        "root": dict(root) if root is not None else None,
+        "root": root_out,
         "cells_by_level": counts,
         "population": int(root["population"]) if root is not None else 0,
         "households": int(root["households"]) if root is not None else 0,

@@ -102,9 +102,7 @@ class GridCell(Base):
         Index("ix_grid_cell_geom", "geom", postgresql_using="gist"),
         Index("ix_grid_cell_level", "level"),
         Index("ix_grid_cell_parent", "parent_id"),
-        Index(
-            "ix_grid_cell_code_prefix", "code", postgresql_ops={"code": "text_pattern_ops"}
-        ),
+        Index("ix_grid_cell_code_prefix", "code", postgresql_ops={"code": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

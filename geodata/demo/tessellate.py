@@ -53,8 +53,8 @@ def sample_seeds(
     rng: np.random.Generator,
     density: DensityFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``counts[i]`` points inside each ``parents[i]``, accepted with probability
-    ``density`` relative to the parent's densest candidate. Returns ``(xy, parent_index)`` sorted by parent.
+    """``counts[i]`` points inside each ``parents[i]``, accepted with probability ``density``
+    relative to the parent's densest candidate. Returns ``(xy, parent_index)`` by parent.
 
     Vectorised over all parents: candidates are drawn in each parent's bounding box in rounds
     until every parent has enough.

@@ -145,3 +145,5 @@ CREATE TABLE event_action (
 );
 
 CREATE INDEX ix_event_action_event ON event_action (event_id, at);
+
+CREATE INDEX ix_grid_cell_geom_l6 ON grid_cell USING gist (geom) WHERE level = 6;

@@ -41,6 +41,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS event_action_no_update_delete ON event_action")
     op.execute("DROP FUNCTION IF EXISTS event_action_append_only()")
-    for table in ("account", "event_action", "event", "worker_position", "grid_worker", "grid_cell"):
+    for table in (
+        "account",
+        "event_action",
+        "event",
+        "worker_position",
+        "grid_worker",
+        "grid_cell",
+    ):
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
     # Extensions stay: other schemas in the database may use them.
