@@ -73,15 +73,6 @@ _CELL_BY_CODE = text(
     """
 )
 
-_CELL_COUNTS = text(
-    """
-    SELECT c.level, count(*) AS n
-    FROM grid_cell AS c
-    WHERE c.path <@ CAST(:scope AS ltree)
-    GROUP BY c.level
-    """
-)
-
 _SCOPE_ROOT = text(
     """
     SELECT c.code, c.name, c.level, c.population, c.households, c.area_km2,
@@ -92,23 +83,27 @@ _SCOPE_ROOT = text(
     """
 )
 
-_WORKER_COUNTS = text(
+# One pass over the subtree (materialised once) instead of one ltree scan per count.
+_SCOPE_COUNTS = text(
     """
-    SELECT count(*) AS workers,
-           count(*) FILTER (WHERE w.duty_status = 'on_duty') AS workers_on_duty
-    FROM grid_worker AS w
-    JOIN grid_cell AS c ON c.id = w.cell_id
-    WHERE w.active AND c.path <@ CAST(:scope AS ltree)
-    """
-)
-
-_EVENT_COUNTS = text(
-    """
-    SELECT count(*) AS events,
-           count(*) FILTER (WHERE e.status <> ALL(:closed)) AS events_open
-    FROM event AS e
-    JOIN grid_cell AS c ON c.id = e.cell_id
-    WHERE c.path <@ CAST(:scope AS ltree)
+    WITH scoped AS MATERIALIZED (
+        SELECT c.id, c.level FROM grid_cell AS c WHERE c.path <@ CAST(:scope AS ltree)
+    )
+    SELECT
+        (SELECT coalesce(json_object_agg(level, n), '{}'::json)
+           FROM (SELECT level, count(*) AS n FROM scoped GROUP BY level) AS l) AS cells_by_level,
+        w.workers, w.workers_on_duty, e.events, e.events_open
+    FROM (
+        SELECT count(*) AS workers,
+               count(*) FILTER (WHERE w.duty_status = 'on_duty') AS workers_on_duty
+        FROM grid_worker AS w JOIN scoped AS s ON s.id = w.cell_id
+        WHERE w.active
+    ) AS w,
+    (
+        SELECT count(*) AS events,
+               count(*) FILTER (WHERE e.status <> ALL(:closed)) AS events_open
+        FROM event AS e JOIN scoped AS s ON s.id = e.cell_id
+    ) AS e
     """
 )
 
@@ -214,12 +209,10 @@ def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
     """
     params = {"scope": check_scope_path(scope_path)}
     root = conn.execute(_SCOPE_ROOT, params).mappings().one_or_none()
+    agg = conn.execute(_SCOPE_COUNTS, {**params, "closed": list(_CLOSED_STATUSES)})
+    agg = agg.mappings().one()
     counts = {level: 0 for level in range(1, 7)}
-    for level, n in conn.execute(_CELL_COUNTS, params):
-        counts[int(level)] = int(n)
-    workers = conn.execute(_WORKER_COUNTS, params).mappings().one()
-    events = conn.execute(_EVENT_COUNTS, {**params, "closed": list(_CLOSED_STATUSES)})
-    events = events.mappings().one()
+    counts.update({int(k): int(v) for k, v in agg["cells_by_level"].items()})
     root_out = None
     if root is not None:
         root_out = {
@@ -231,8 +224,8 @@ def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
         "cells_by_level": counts,
         "population": int(root["population"]) if root is not None else 0,
         "households": int(root["households"]) if root is not None else 0,
-        "workers": int(workers["workers"]),
-        "workers_on_duty": int(workers["workers_on_duty"]),
-        "events": int(events["events"]),
-        "events_open": int(events["events_open"]),
+        "workers": int(agg["workers"]),
+        "workers_on_duty": int(agg["workers_on_duty"]),
+        "events": int(agg["events"]),
+        "events_open": int(agg["events_open"]),
     }

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
@@ -84,6 +85,10 @@ class Ltree(UserDefinedType):
 
     def get_col_spec(self, **kw) -> str:
         return "LTREE"
+
+
+# Let reflection (Alembic autogenerate, inspectors) recognise the type.
+ischema_names["ltree"] = Ltree
 
 
 class Base(DeclarativeBase):

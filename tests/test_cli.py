@@ -9,8 +9,17 @@ import sys
 import pytest
 
 COMMANDS = [
-    [], ["db"], ["db", "up"], ["db", "down"], ["db", "status"], ["db", "migrate"],
-    ["seed"], ["seed", "demo"], ["check"], ["serve"], ["attribute"],
+    [],
+    ["db"],
+    ["db", "up"],
+    ["db", "down"],
+    ["db", "status"],
+    ["db", "migrate"],
+    ["seed"],
+    ["seed", "demo"],
+    ["check"],
+    ["serve"],
+    ["attribute"],
 ]
 
 
@@ -18,7 +27,10 @@ def gridcmd(*args: str, env: dict[str, str] | None = None, timeout: int = 120):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "gridcmd.cli", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
     )
 
 
@@ -65,8 +77,12 @@ def test_not_postgres_url_is_rejected():
 
 @pytest.mark.parametrize(
     "args",
-    [["seed", "demo", "--scale", "abc"], ["seed", "demo", "--scale", "2"], ["nonsense"],
-     ["serve", "--port", "70000"]],
+    [
+        ["seed", "demo", "--scale", "abc"],
+        ["seed", "demo", "--scale", "2"],
+        ["nonsense"],
+        ["serve", "--port", "70000"],
+    ],
 )
 def test_invalid_arguments_print_usage(args):
     res = gridcmd(*args)

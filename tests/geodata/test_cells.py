@@ -23,12 +23,6 @@ DALI_CITY = "532900.532901"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture
-def conn(engine):
-    with engine.connect() as c:
-        yield c
-
-
 def test_prefecture_has_the_12_real_counties(conn):
     fc = cells_geojson(conn, scope_path=PREFECTURE_PATH, level=2)
     assert fc["type"] == "FeatureCollection"
@@ -128,9 +122,10 @@ def test_prefecture_summary(conn):
         text("SELECT sum(population) FROM grid_cell WHERE level = 2")
     ).scalar_one()
     assert s["population"] == county_pop > 0
-    assert s["workers"] == conn.execute(
-        text("SELECT count(*) FROM grid_worker WHERE active")
-    ).scalar_one()
+    assert (
+        s["workers"]
+        == conn.execute(text("SELECT count(*) FROM grid_worker WHERE active")).scalar_one()
+    )
     assert s["events"] == conn.execute(text("SELECT count(*) FROM event")).scalar_one()
     assert 0 <= s["workers_on_duty"] <= s["workers"]
     assert 0 <= s["events_open"] <= s["events"]

@@ -9,7 +9,6 @@ import shapely
 
 from geodata.demo.grid import FULL_COUNTS, allocate, build_grid, level_targets, load_real_levels
 from geodata.demo.tessellate import Wiggle
-
 from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
 
 
@@ -125,7 +124,11 @@ def test_wiggle_is_injective_by_construction():
         from geodata.demo.tessellate import subdivide
 
         subdivide(
-            np.array([shapely.box(0, 0, 1, 1)]), np.array([2]), np.array([shapely.box(0, 0, 1, 1).boundary]),
-            rng=np.random.default_rng(0), size=0.5, seg_len=0.01,
+            np.array([shapely.box(0, 0, 1, 1)]),
+            np.array([2]),
+            np.array([shapely.box(0, 0, 1, 1).boundary]),
+            rng=np.random.default_rng(0),
+            size=0.5,
+            seg_len=0.01,
             wiggle=Wiggle(components=((0.5, 0.1),)),
         )
