@@ -79,7 +79,9 @@ _SCOPE_ROOT = text(
            ST_XMin(c.geom) AS xmin, ST_YMin(c.geom) AS ymin,
            ST_XMax(c.geom) AS xmax, ST_YMax(c.geom) AS ymax
     FROM grid_cell AS c
-    WHERE c.path = CAST(:scope AS ltree)
+    -- the code equals the path's last label: the unique code index finds the row directly
+    WHERE c.code = ltree2text(subpath(CAST(:scope AS ltree), -1))
+      AND c.path = CAST(:scope AS ltree)
     """
 )
 

@@ -179,18 +179,22 @@ def seed_demo(
     if if_empty and not is_empty(eng):
         out.print("database already holds data: nothing to do")
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from geodata.demo.load import SEED_STEPS
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
+        BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
     ) as prog:
-        task = prog.add_task("generating the Dali demo (synthetic below county level)", total=None)
+        task = prog.add_task(
+            "generating the Dali demo (synthetic below county level)", total=SEED_STEPS
+        )
         report = run(
             eng,
             seed=s.demo_seed if seed is None else seed,
             scale=scale,
             replace=replace,
-            progress=lambda m: prog.update(task, description=m),
+            progress=lambda m: prog.update(task, description=m, advance=1),
         )
     t = Table(title=f"demo seeded in {report.seconds:.1f} s")
     t.add_column("table")

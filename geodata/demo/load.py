@@ -17,6 +17,9 @@ from geodata.demo.events import build_events
 from geodata.demo.grid import GridData, area_km2, build_grid
 from geodata.demo.people import build_workers
 
+#: Number of progress notes ``seed_demo`` emits (for a progress bar).
+SEED_STEPS = 11
+
 TABLES = ("event_action", "event", "worker_position", "grid_worker", "account", "grid_cell")
 
 
