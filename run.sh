@@ -105,6 +105,10 @@ missing_packages() {
         echo chromium
         echo chromium-driver
     fi
+    # CJK glyphs for browser screenshots of the Chinese UI.
+    if [ "$mode" = test ] && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+        echo fonts-wqy-microhei
+    fi
 }
 
 # --------------------------------------------------------------------------- 1. system packages

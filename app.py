@@ -1,0 +1,167 @@
+"""Grid Command web application: the Dash dashboard plus small JSON/GeoJSON routes.
+
+Serving with gunicorn, either of::
+
+    gunicorn 'app:server'            # lazy: the app is built on first access, from Settings
+    gunicorn 'app:create_server()'   # explicit factory call
+
+Importing this module builds nothing and needs no database: ``server`` is resolved lazily
+(module ``__getattr__``), and engine creation does not connect. The database is only touched
+per request, and its absence gives 503 JSON (routes) or a banner (page), never a traceback.
+
+Routes besides Dash's own:
+
+* ``GET /geo/cells.geojson?level=N`` (N = 1..6): the caller's cells of level N as GeoJSON,
+  simplified for an overview, with a weak ETag (304 on ``If-None-Match``), ``Cache-Control``
+  and gzip when accepted. Bad level → 400 ``{"error", "detail"}``.
+* ``GET /healthz``: ``{"status": "ok", "db": "ok"}``, or 503 when the database is down.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from functools import lru_cache
+from typing import Any
+
+import dash
+import flask
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from callbacks import caller_scope, register
+from dashboard import ASSETS_DIR
+from dashboard.layout import STRINGS, make_serve_layout
+from geodata.cells import cells_geojson_text
+from geodata.db import DatabaseError, check_connection, make_engine
+from gridcmd import pgserver
+from gridcmd.settings import Settings, get_settings
+
+__all__ = ["create_app", "create_server", "database_url"]
+
+log = logging.getLogger(__name__)
+
+#: Overview simplification per level: Douglas–Peucker tolerance (degrees; 0.002° ≈ 200 m,
+#: below a pixel at the prefecture-wide zooms) and coordinate decimals (5 ≈ 1 m).
+SIMPLIFY_DEG: dict[int, float] = {1: 0.002, 2: 0.002, 3: 0.001, 4: 0.0005, 5: 0.0002, 6: 0.0001}
+GEOJSON_DIGITS = 5
+#: Geometry changes only on re-seed/import; the ETag makes revalidation cheap after that.
+GEOJSON_CACHE_CONTROL = "private, max-age=300"
+
+
+def database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` if configured, else the private instance's socket URL."""
+    return settings.database_url or pgserver.url(settings.var_dir)
+
+
+def _json_error(status: int, error: str, detail: str) -> flask.Response:
+    resp = flask.jsonify(error=error, detail=detail)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _geo_blueprint(engine: Engine) -> flask.Blueprint:
+    bp = flask.Blueprint("geo", __name__)
+
+    @bp.get("/geo/cells.geojson")
+    def cells() -> flask.Response:
+        raw = flask.request.args.get("level", "")
+        if not raw.isdigit() or not 1 <= int(raw) <= 6:
+            return _json_error(400, "bad_request", "level must be an integer from 1 to 6")
+        level = int(raw)
+        with engine.connect() as conn:
+            body = cells_geojson_text(
+                conn,
+                scope_path=caller_scope(),
+                level=level,
+                simplify_deg=SIMPLIFY_DEG[level],
+                digits=GEOJSON_DIGITS,
+            ).encode()
+        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+        headers = {"Cache-Control": GEOJSON_CACHE_CONTROL, "Vary": "Accept-Encoding, Cookie"}
+        if flask.request.if_none_match.contains_weak(etag):
+            resp = flask.Response(status=304, headers=headers)
+            resp.set_etag(etag, weak=True)
+            return resp
+        resp = flask.Response(body, mimetype="application/geo+json", headers=headers)
+        if flask.request.accept_encodings["gzip"]:
+            resp.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+            resp.headers["Content-Encoding"] = "gzip"
+        resp.set_etag(etag, weak=True)  # weak: same ETag for the gzip and identity encodings
+        return resp
+
+    @bp.get("/healthz")
+    def healthz() -> tuple[flask.Response, int]:
+        try:
+            check_connection(engine)
+        except DatabaseError as exc:
+            log.warning("healthz: %s", exc)
+            return flask.jsonify(status="error", db="unavailable"), 503
+        return flask.jsonify(status="ok", db="ok"), 200
+
+    return bp
+
+
+def _db_error_handler(exc: DBAPIError) -> flask.Response:
+    """Any database failure in a route: 503 JSON with a clear message (logged in full)."""
+    log.error("database error: %s", exc.orig if exc.orig is not None else exc)
+    return _json_error(
+        503, "database_unavailable", "The database is unavailable; try again in a moment."
+    )
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
+    """Build the Dash app (and its Flask server) from ``settings`` (default: environment).
+
+    ``engine`` defaults to one on :func:`database_url`; creating it does not connect.
+    All assets are served locally (no CDN), so the page works offline.
+    """
+    settings = settings or get_settings()
+    engine = engine or make_engine(database_url(settings))
+    server = flask.Flask(__name__)
+    server.secret_key = settings.secret_key.get_secret_value()
+    server.extensions["gridcmd.engine"] = engine
+    server.register_blueprint(_geo_blueprint(engine))
+    server.register_error_handler(DBAPIError, _db_error_handler)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        serve_locally=True,
+        assets_folder=str(ASSETS_DIR),
+        title=STRINGS["title"],
+        update_title=None,
+    )
+    app.layout = make_serve_layout(
+        engine,
+        scope=caller_scope,
+        county_url=app.get_relative_path("/geo/cells.geojson") + "?level=2",
+        basemap_url=settings.basemap_url,
+        basemap_attribution=settings.basemap_attribution,
+    )
+    register(app, engine, settings)
+    return app
+
+
+def create_server(settings: Settings | None = None) -> flask.Flask:
+    """The WSGI application (Flask server of :func:`create_app`), for gunicorn."""
+    return create_app(settings).server
+
+
+@lru_cache(maxsize=1)
+def _default_server() -> flask.Flask:
+    return create_server()
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: `app.server` is built on first access, so importing this module is free.
+    if name == "server":
+        return _default_server()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    _settings = get_settings()
+    create_app(_settings).run(host=_settings.host, port=_settings.port, debug=_settings.debug)

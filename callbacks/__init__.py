@@ -1,0 +1,26 @@
+"""Dash callbacks: thin glue (inputs → caller's scope → one geodata call → one layers call).
+
+The shell page has no interaction yet, so :func:`register` registers nothing; it is the single
+entry point :func:`app.create_app` calls, and the place later issues hook their modules into
+(``callbacks/<noun>.py``, each with its own ``register``).
+"""
+
+from __future__ import annotations
+
+import dash
+from sqlalchemy.engine import Engine
+
+from geodata.cells import PREFECTURE_PATH
+from gridcmd.settings import Settings
+
+
+def caller_scope() -> str:
+    """The ltree path of the caller's jurisdiction, derived on the server, never from a value
+    the browser sent. Until accounts exist every caller sees the whole prefecture; the
+    accounts issue replaces this body with a lookup of the session's account."""
+    return PREFECTURE_PATH
+
+
+def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
+    """Register every callback of the dashboard on ``app`` (none yet)."""
+    del app, engine, settings  # used by the callbacks of later issues

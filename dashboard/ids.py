@@ -1,0 +1,12 @@
+"""Every Dash component id, in one place (callbacks and tests import them from here)."""
+
+ROOT = "gc-root"
+HEADER = "gc-header"
+TITLE = "gc-title"
+DEMO_BADGE = "gc-demo-badge"
+DB_ALERT = "gc-db-alert"
+MAP = "gc-map"
+BASEMAP = "gc-basemap"
+COUNTY_LAYER = "gc-county-layer"
+LEGEND = "gc-legend"
+SUMMARY = "gc-summary"

@@ -1,0 +1,122 @@
+"""The Flask side of app.create_app: the GeoJSON route, caching, gzip, errors, healthz."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+
+import pytest
+
+from app import create_app
+from dashboard import ids
+from geodata.db import make_engine
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Nothing listens on TCP port 1 on localhost: a real, immediately refused connection.
+DEAD_DB = "postgresql+psycopg://postgres@127.0.0.1:1/gridcmd_absent"
+
+
+def _layout(client) -> str:
+    """The page layout as Dash serves it, as readable JSON text."""
+    r = client.get("/_dash-layout")
+    assert r.status_code == 200
+    return json.dumps(r.json, ensure_ascii=False)
+
+
+@pytest.fixture
+def client(settings, engine):
+    return create_app(settings, engine).server.test_client()
+
+
+@pytest.fixture
+def dead_client(settings):
+    dead = make_engine(DEAD_DB, connect_args={"connect_timeout": 2})
+    yield create_app(settings, dead).server.test_client()
+    dead.dispose()
+
+
+def test_counties_geojson(client):
+    r = client.get("/geo/cells.geojson?level=2")
+    assert r.status_code == 200
+    assert r.mimetype == "application/geo+json"
+    fc = json.loads(r.data)
+    assert fc["type"] == "FeatureCollection"
+    names = [f["properties"]["name"] for f in fc["features"]]
+    assert len(names) == 12
+    assert "大理市" in names and all(CJK.search(n) for n in names)
+    assert r.headers["ETag"].startswith('W/"')
+    assert "max-age" in r.headers["Cache-Control"]
+    assert "Accept-Encoding" in r.headers["Vary"]
+
+
+def test_etag_revalidation_gives_304(client):
+    first = client.get("/geo/cells.geojson?level=2")
+    again = client.get(
+        "/geo/cells.geojson?level=2", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    other = client.get("/geo/cells.geojson?level=2", headers={"If-None-Match": 'W/"stale"'})
+    assert other.status_code == 200
+
+
+def test_gzip_when_accepted(client):
+    plain = client.get("/geo/cells.geojson?level=2")
+    assert "Content-Encoding" not in plain.headers
+    zipped = client.get("/geo/cells.geojson?level=2", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert len(zipped.data) < len(plain.data) / 2
+    assert zipped.headers["ETag"] == plain.headers["ETag"]  # weak: same representation data
+
+
+@pytest.mark.parametrize("query", ["", "?level=", "?level=0", "?level=7", "?level=x",
+                                   "?level=2.5", "?level=-1", "?level=%202"])  # fmt: skip
+def test_bad_level_is_400_json(client, query):
+    r = client.get("/geo/cells.geojson" + query)
+    assert r.status_code == 400
+    assert r.is_json
+    assert set(r.json) == {"error", "detail"}
+    assert "level" in r.json["detail"]
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json == {"status": "ok", "db": "ok"}
+
+
+def test_page_is_offline_and_labelled(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "大理州市域社会治理" in html  # <title>
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, no external host
+    assert client.get("/assets/gridcmd.js").status_code == 200
+    layout = _layout(client)
+    for wanted in (ids.DEMO_BADGE, ids.COUNTY_LAYER, "gridcmd.styleCell", "大理白族自治州"):
+        assert wanted in layout
+    assert ids.DB_ALERT not in layout
+    assert "TileLayer" not in layout  # no basemap unless configured
+
+
+def test_basemap_only_when_configured(settings, engine):
+    s = settings.model_copy(update={"basemap_url": "/tiles/{z}/{x}/{y}.png"})
+    layout = _layout(create_app(s, engine).server.test_client())
+    assert "TileLayer" in layout and "/tiles/{z}/{x}/{y}.png" in layout
+
+
+def test_database_outage_is_503_json_not_a_traceback(dead_client):
+    r = dead_client.get("/geo/cells.geojson?level=2")
+    assert r.status_code == 503
+    assert r.is_json and r.json["error"] == "database_unavailable" and r.json["detail"]
+    assert "Traceback" not in r.get_data(as_text=True)
+    h = dead_client.get("/healthz")
+    assert h.status_code == 503
+    assert h.json["status"] == "error" and h.json["db"] == "unavailable"
+    assert dead_client.get("/geo/cells.geojson?level=9").status_code == 400  # checked first
+
+
+def test_page_survives_database_outage(dead_client):
+    assert dead_client.get("/").status_code == 200
+    assert ids.DB_ALERT in _layout(dead_client)
