@@ -33,6 +33,9 @@ esac
 
 # --------------------------------------------------------------------------- helpers
 
+# Installed (not merely "config-files" left after a removal).
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
 is_root() { [ "$(id -u)" -eq 0 ]; }
 have_apt() { command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; }
 
@@ -106,7 +109,7 @@ missing_packages() {
         echo chromium-driver
     fi
     # CJK glyphs for browser screenshots of the Chinese UI.
-    if [ "$mode" = test ] && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
+    if [ "$mode" = test ] && ! pkg_installed fonts-wqy-microhei; then
         echo fonts-wqy-microhei
     fi
 }
