@@ -1,0 +1,111 @@
+"""Level-of-detail rules: which grid level at which zoom, simplification and quantisation per
+zoom band, and the viewport URL of the grid payload. Pure functions (no database, no request).
+
+Zooms are Leaflet/Web-Mercator zooms (256 px tiles). At zoom ``z`` one screen pixel spans
+``360 / (256 · 2^z)`` degrees of longitude; simplification tolerances are half a pixel at the
+band's lowest zoom, so the simplified outline is indistinguishable from the original.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+MIN_ZOOM = 6
+MAX_ZOOM = 19
+
+#: Natural level per zoom: the level whose cells are a comfortable size on screen. Chosen so
+#: that fitting a cell of level L to the screen lands in the natural range of level L + 1
+#: (a county fits at z10 → townships; a township at z12 → villages; ...).
+_NATURAL = ((8, 2), (10, 3), (12, 4), (14, 5))  # (max zoom, level); above → 6
+
+
+def natural_level(zoom: float) -> int:
+    """The grid level drawn at ``zoom`` when nothing is selected (2 … 6)."""
+    z = int(math.floor(zoom))
+    for max_z, level in _NATURAL:
+        if z <= max_z:
+            return level
+    return 6
+
+
+def display_level(zoom: float, selected_level: int | None) -> int:
+    """The level to draw: the natural level, or the selected cell's children when the view is
+    at least at the selected level's own zoom range (so zooming out far from a selection falls
+    back to the natural level and the polygon count stays bounded)."""
+    nat = natural_level(zoom)
+    if selected_level is not None and selected_level < 6 and nat >= selected_level:
+        return max(nat, selected_level + 1)
+    return nat
+
+
+@dataclass(frozen=True)
+class Band:
+    """One zoom band of pre-simplified geometry."""
+
+    band: int  # the band's lowest zoom
+    tolerance: float  # simplification tolerance, degrees
+    digits: int  # coordinates rounded to 10^-digits degrees
+
+
+def pixel_deg(zoom: float) -> float:
+    """Degrees of longitude per screen pixel at ``zoom``."""
+    return 360.0 / (256.0 * 2.0**zoom)
+
+
+def _digits_for(tolerance: float) -> int:
+    # Quantum at most a quarter of the tolerance (sub-pixel), as a power of ten.
+    return max(3, math.ceil(-math.log10(tolerance / 4)))
+
+
+#: Bands 8 … 14; zooms below 8 use band 8, zooms above 14 use band 14.
+BANDS: dict[int, Band] = {
+    b: Band(b, pixel_deg(b) / 2, _digits_for(pixel_deg(b) / 2)) for b in range(8, 15)
+}
+
+
+def band_for_zoom(zoom: float) -> int:
+    """The pre-simplified band used at ``zoom``."""
+    return min(max(int(math.floor(zoom)), min(BANDS)), max(BANDS))
+
+
+#: Snapping grid for viewport boxes, in screen pixels at the request zoom: small pans reuse
+#: the same URL (and the browser's HTTP cache) and the margin pre-loads the surroundings.
+SNAP_PX = 256
+MARGIN_PX = 128
+
+
+def snap_bbox(
+    bbox: tuple[float, float, float, float], zoom: float
+) -> tuple[float, float, float, float]:
+    """Grow ``(minx, miny, maxx, maxy)`` by a margin and snap it outward to a grid of
+    ``SNAP_PX`` pixels at ``zoom``; clamp to valid lon/lat."""
+    minx, miny, maxx, maxy = bbox
+    if not all(math.isfinite(v) for v in bbox) or minx > maxx or miny > maxy:
+        raise ValueError("bbox must be finite with min <= max")
+    step = SNAP_PX * pixel_deg(int(math.floor(zoom)))
+    m = MARGIN_PX * pixel_deg(int(math.floor(zoom)))
+    out = (
+        math.floor((minx - m) / step) * step,
+        math.floor((miny - m) / step) * step,
+        math.ceil((maxx + m) / step) * step,
+        math.ceil((maxy + m) / step) * step,
+    )
+    return (
+        round(max(out[0], -180.0), 6),
+        round(max(out[1], -85.0), 6),
+        round(min(out[2], 180.0), 6),
+        round(min(out[3], 85.0), 6),
+    )
+
+
+def grid_url(
+    zoom: float, bbox: tuple[float, float, float, float], selected: str | None = None
+) -> str:
+    """The URL of the grid payload for a viewport (see ``GET /geo/grid.pbf`` in app.py)."""
+    z = min(max(int(math.floor(zoom)), MIN_ZOOM), MAX_ZOOM)
+    params = {"z": z, "bbox": ",".join(f"{v:.6f}" for v in snap_bbox(bbox, z))}
+    if selected:
+        params["sel"] = selected
+    return "/geo/grid.pbf?" + urlencode(params)
