@@ -30,6 +30,7 @@ import flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from api.geo import geo_blueprint
 from callbacks import caller_scope, register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.secret_key = settings.secret_key.get_secret_value()
     server.extensions["gridcmd.engine"] = engine
     server.register_blueprint(_geo_blueprint(engine))
+    server.register_blueprint(geo_blueprint(engine, caller_scope))
     server.register_error_handler(DBAPIError, _db_error_handler)
 
     app = dash.Dash(

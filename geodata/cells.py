@@ -231,3 +231,23 @@ def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
         "events": int(agg["events"]),
         "events_open": int(agg["events_open"]),
     }
+
+
+_ANCESTORS = text(
+    """
+    SELECT a.code, a.name, a.level
+    FROM grid_cell AS c
+    JOIN grid_cell AS a ON a.code = ANY (string_to_array(ltree2text(c.path), '.'))
+    WHERE c.code = :code
+      AND c.path <@ CAST(:scope AS ltree)
+      AND a.path <@ CAST(:scope AS ltree)
+    ORDER BY a.level
+    """
+)
+
+
+def cell_ancestors(conn: Connection, code: str, *, scope_path: str) -> list[dict[str, Any]]:
+    """The chain from the scope's root down to ``code`` (inclusive) as ``{code, name, level}``
+    dicts; empty when the cell is unknown or outside the scope."""
+    rows = conn.execute(_ANCESTORS, {"code": code, "scope": check_scope_path(scope_path)})
+    return [dict(r._mapping) for r in rows]

@@ -258,3 +258,34 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class GridCellLod(Base):
+    """A cell's outline simplified (topology-preserving, per level) and quantised for one zoom
+    band; see ``layers.lod`` for the bands and ``geodata.lod`` for how they are built."""
+
+    __tablename__ = "grid_cell_lod"
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 6", name="ck_grid_cell_lod_level"),
+        Index("ix_grid_cell_lod_band_level_geom", "band", "level", "geom", postgresql_using="gist"),
+    )
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_cell.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(SmallInteger)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    n_vertices: Mapped[int] = mapped_column(Integer)
+
+
+class GridMeta(Base):
+    """Small key/value facts about the data (e.g. the LOD build id used in ETags)."""
+
+    __tablename__ = "grid_meta"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -196,12 +196,40 @@ def seed_demo(
             replace=replace,
             progress=lambda m: prog.update(task, description=m, advance=1),
         )
+    import time
+
+    from geodata.lod import build_lod
+
+    t0 = time.perf_counter()
+    with err.status("building the level-of-detail geometry (per zoom band)"):
+        build_lod(eng)
+    out.print(f"level-of-detail geometry built in {time.perf_counter() - t0:.1f} s")
     t = Table(title=f"demo seeded in {report.seconds:.1f} s")
     t.add_column("table")
     t.add_column("rows", justify="right")
     for k, v in report.counts.items():
         t.add_row(k, f"{v:,}")
     out.print(t)
+
+
+# ----------------------------------------------------------------------------- lod
+
+lod_app = typer.Typer(help="Level-of-detail geometry for the map.", no_args_is_help=True)
+app.add_typer(lod_app, name="lod")
+
+
+@lod_app.command("build")
+@friendly
+def lod_build() -> None:
+    """(Re)build the pre-simplified per-zoom-band geometry (run after importing cells)."""
+    import time
+
+    from geodata.lod import build_lod
+
+    eng = engine_for(get_settings())
+    t0 = time.perf_counter()
+    rows = build_lod(eng, progress=lambda m: out.print(m))
+    out.print(f"built {sum(rows.values()):,} rows in {time.perf_counter() - t0:.1f} s")
 
 
 # ----------------------------------------------------------------------------- check

@@ -109,3 +109,15 @@ def grid_url(
     if selected:
         params["sel"] = selected
     return "/geo/grid.pbf?" + urlencode(params)
+
+
+def levels_at_zoom(zoom: float) -> set[int]:
+    """Every level :func:`display_level` can return at ``zoom`` (natural or one deeper)."""
+    nat = natural_level(zoom)
+    return {nat, min(nat + 1, 6)}
+
+
+def bands_for_level(level: int) -> list[int]:
+    """The zoom bands in which ``level`` can be drawn (those the LOD table must hold)."""
+    bands = {band_for_zoom(z) for z in range(MIN_ZOOM, MAX_ZOOM + 1) if level in levels_at_zoom(z)}
+    return sorted(bands)

@@ -18,6 +18,7 @@ from geodata import migrate
 from geodata.db import make_engine, normalise_url
 from geodata.demo.grid import build_grid
 from geodata.demo.load import seed_demo
+from geodata.lod import build_lod
 from gridcmd.settings import Settings
 
 #: Demo scale of the fixture: 12 townships, 36 villages, 146 grids, ~400 micro-grids.
@@ -69,6 +70,7 @@ def db_url(make_database) -> str:
     eng = make_engine(url)
     migrate.upgrade(eng)
     seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
+    build_lod(eng)
     eng.dispose()
     return url
 

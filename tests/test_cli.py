@@ -105,4 +105,4 @@ def test_attribute_swapped_coordinates(db_url):
 
 def test_migrate_is_idempotent(db_url):
     res = gridcmd("db", "migrate", env={"DATABASE_URL": db_url})
-    assert res.returncode == 0 and "revision 0001" in res.stdout
+    assert res.returncode == 0 and "revision 0002" in res.stdout

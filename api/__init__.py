@@ -1,0 +1,1 @@
+"""HTTP routes besides Dash's own (Flask blueprints mounted by ``app.create_app``)."""

@@ -1,0 +1,131 @@
+"""Grid geometry for the map: one viewport's cells as compressed geobuf, and one cell's facts.
+
+``GET /geo/grid.pbf?z=<zoom>&bbox=<minx,miny,maxx,maxy>[&sel=<code>]``
+    The cells drawn for that viewport (level by ``layers.lod.display_level``), pre-simplified for
+    the zoom band and quantised, inside the caller's scope only. gzip when accepted; a strong
+    ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
+    geometry; ``X-Grid-Level``/``-Features``/``-Vertices`` headers describe the payload.
+``GET /geo/cell/<code>.json``
+    ``{code, name, level, bbox, label_point, population, households, path: [...]}`` — 404 when
+    the code is unknown *or* outside the caller's scope (indistinguishable on purpose).
+
+Bad input is a 400 JSON ``{error, detail, field}``; never a 500.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import re
+from collections.abc import Callable
+
+import flask
+from sqlalchemy.engine import Engine
+
+from geodata.cells import cell_ancestors, cell_by_code
+from geodata.lod import grid_view, lod_version, selected_level
+from layers.lod import MAX_ZOOM, MIN_ZOOM, pixel_deg
+
+CODE_RE = re.compile(r"\d{6,20}")
+#: Largest viewport accepted, in screen pixels at the request zoom (a 4K screen plus margins).
+MAX_VIEW_PX = 6000
+CACHE_CONTROL = "private, max-age=600"
+
+
+def _bad(detail: str, field: str, status: int = 400) -> flask.Response:
+    resp = flask.jsonify(error="bad_request" if status == 400 else "not_found", detail=detail,
+                         field=field)  # fmt: skip
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def parse_view(args) -> tuple[int, tuple[float, float, float, float], str | None]:
+    """Validate ``z``, ``bbox`` and ``sel``; raise ValueError(field, detail) when bad."""
+    try:
+        z = int(args.get("z", ""))
+    except ValueError:
+        raise ValueError("z", "z must be an integer zoom level") from None
+    z = min(max(z, MIN_ZOOM), MAX_ZOOM)
+    parts = args.get("bbox", "").split(",")
+    try:
+        bbox = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError("bbox", "bbox must be four numbers: minx,miny,maxx,maxy") from None
+    if len(bbox) != 4 or not all(math.isfinite(v) for v in bbox):
+        raise ValueError("bbox", "bbox must be four finite numbers: minx,miny,maxx,maxy")
+    minx, miny, maxx, maxy = bbox
+    if minx >= maxx or miny >= maxy:
+        raise ValueError("bbox", "bbox must have minx < maxx and miny < maxy")
+    if not (
+        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
+    ):
+        raise ValueError("bbox", "bbox is outside the lon/lat range (did you swap lat and lon?)")
+    if (maxx - minx) / pixel_deg(z) > MAX_VIEW_PX or (maxy - miny) / pixel_deg(z) > MAX_VIEW_PX:
+        raise ValueError("bbox", f"bbox too large for zoom {z}: zoom out or send a smaller box")
+    sel = args.get("sel") or None
+    if sel is not None and not CODE_RE.fullmatch(sel):
+        raise ValueError("sel", "sel must be a cell code (digits)")
+    return z, bbox, sel
+
+
+def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
+    """Routes on ``engine``; ``scope()`` gives the caller's jurisdiction path (server side)."""
+    bp = flask.Blueprint("geo_grid", __name__)
+
+    @bp.get("/geo/grid.pbf")
+    def grid() -> flask.Response:
+        try:
+            z, bbox, sel = parse_view(flask.request.args)
+        except ValueError as exc:
+            field, detail = exc.args
+            return _bad(detail, field)
+        scope_path = scope()
+        with engine.connect() as conn:
+            version = lod_version(conn)
+            if version is None:
+                return _bad("the grid geometry has not been built yet (gridcmd lod build)",
+                            "z", status=404)  # fmt: skip
+            key = f"{version}|{scope_path}|{z}|{bbox}|{sel}".encode()
+            etag = hashlib.blake2b(key, digest_size=12).hexdigest()
+            if flask.request.if_none_match.contains(etag):
+                resp = flask.Response(status=304)
+                resp.set_etag(etag)
+                resp.headers["Cache-Control"] = CACHE_CONTROL
+                return resp
+            if sel and selected_level(conn, scope_path=scope_path, code=sel) is None:
+                return _bad(f"unknown cell code {sel!r}", "sel", status=404)
+            body, level, n, nv = grid_view(conn, scope_path=scope_path, zoom=z, bbox=bbox,
+                                           selected=sel)  # fmt: skip
+        resp = flask.Response(body, mimetype="application/x-protobuf")
+        if flask.request.accept_encodings["gzip"]:
+            resp.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+            resp.headers["Content-Encoding"] = "gzip"
+        resp.set_etag(etag)
+        resp.headers.update({
+            "Cache-Control": CACHE_CONTROL,
+            "Vary": "Accept-Encoding, Cookie",
+            "X-Grid-Level": str(level),
+            "X-Grid-Features": str(n),
+            "X-Grid-Vertices": str(nv),
+        })  # fmt: skip
+        return resp
+
+    @bp.get("/geo/cell/<code>.json")
+    def cell(code: str) -> flask.Response:
+        if not CODE_RE.fullmatch(code):
+            return _bad("a cell code is 6 to 20 digits", "code")
+        scope_path = scope()
+        with engine.connect() as conn:
+            info = cell_by_code(conn, code, scope_path=scope_path)
+            if info is None:
+                return _bad(f"unknown cell code {code!r}", "code", status=404)
+            path = cell_ancestors(conn, code, scope_path=scope_path)
+        keep = ("code", "name", "level", "bbox", "label_point", "population", "households",
+                "area_km2", "synthetic")  # fmt: skip
+        resp = flask.jsonify({**{k: info[k] for k in keep}, "path": path})
+        resp.headers["Cache-Control"] = "private, max-age=60"
+        return resp
+
+    return bp
