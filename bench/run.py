@@ -644,6 +644,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=1.0, help="demo scale in (0, 1] (default 1.0)")
     p.add_argument("--points", type=int, default=2000, help="random points (default 2000)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results Markdown file")
+    p.add_argument("--views", type=int, default=200, help="viewports per zoom (default 200)")
     a = p.parse_args(argv)
     if not 0 < a.scale <= 1:
         p.error("--scale must be in (0, 1]")
@@ -666,6 +667,15 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         log(f"seed done in {seed.wall_s:.1f} s")
         att = bench_attribution(engine, args.points)
         geo = bench_geojson(engine)
+        from bench.views import bench_lod_build, bench_views, render_views
+
+        log("building the level-of-detail geometry")
+        lod_s, lod_rows = bench_lod_build(engine)
+        log(f"map views: {args.views} random viewports per zoom and screen")
+        views = bench_views(engine, n=args.views)
+        views_md = render_views(
+            lod_s, lod_rows, views, args.views, {g.level: g.gzip_bytes / MB for g in geo}
+        )
 
     import shapely
 
@@ -685,7 +695,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         "scale": f"{args.scale:g}",
         "random points": f"{args.points:,}",
     }
-    report = render(meta, seed, att, geo)
+    report = render(meta, seed, att, geo) + "\n\n" + views_md
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n", encoding="utf-8")
     log(f"wrote {args.out}")

@@ -15,10 +15,13 @@ from urllib.parse import urlencode
 MIN_ZOOM = 6
 MAX_ZOOM = 19
 
-#: Natural level per zoom: the level whose cells are a comfortable size on screen. Chosen so
-#: that fitting a cell of level L to the screen lands in the natural range of level L + 1
-#: (a county fits at z10 → townships; a township at z12 → villages; ...).
-_NATURAL = ((8, 2), (10, 3), (12, 4), (14, 5))  # (max zoom, level); above → 6
+#: Natural level per zoom: the level whose cells are a comfortable size on screen. At Dali's
+#: latitude a screen pixel is ~141 km / 2^z, so a 1920-px screen spans ~530 km at z9 (the
+#: whole prefecture), ~66 km at z12, ~16 km at z14, ~4 km at z16. Chosen so that fitting a
+#: cell of level L to the screen lands in the natural range of level L + 1 (the prefecture fits
+#: at z9 → counties; a county at z10–11 → townships; a township at z12–13 → villages; a
+#: village at z14–15 → grids; a grid at z16+ → micro-grids).
+_NATURAL = ((9, 2), (11, 3), (13, 4), (15, 5))  # (max zoom, level); above → 6
 
 
 def natural_level(zoom: float) -> int:
@@ -54,14 +57,17 @@ def pixel_deg(zoom: float) -> float:
     return 360.0 / (256.0 * 2.0**zoom)
 
 
-def _digits_for(tolerance: float) -> int:
-    # Quantum at most a quarter of the tolerance (sub-pixel), as a power of ten.
-    return max(3, math.ceil(-math.log10(tolerance / 4)))
+def _digits_for(zoom: int) -> int:
+    # Coordinate quantum: the largest power of ten not above one screen pixel at ``zoom``
+    # (Leaflet draws at whole pixels anyway). Geobuf stores integers at that precision, so a
+    # coarser quantum means smaller deltas and fewer bytes per vertex.
+    return math.ceil(-math.log10(pixel_deg(zoom)))
 
 
-#: Bands 8 … 14; zooms below 8 use band 8, zooms above 14 use band 14.
+#: Bands 8 … 14; zooms below 8 use band 8. Band 14 also serves every zoom above it, so it keeps
+#: a finer quantum (≈ 1 m) for street zooms.
 BANDS: dict[int, Band] = {
-    b: Band(b, pixel_deg(b) / 2, _digits_for(pixel_deg(b) / 2)) for b in range(8, 15)
+    b: Band(b, pixel_deg(b) / 2, _digits_for(b)) for b in range(8, 15)
 }
 
 

@@ -75,15 +75,37 @@ def test_zoom_follows_level_of_detail_and_viewport(client, engine):
             "SELECT ST_X(label_point), ST_Y(label_point) FROM grid_cell WHERE level = 4 "
             "ORDER BY code LIMIT 1")).one()  # fmt: skip
     bbox = f"{x - 0.05},{y - 0.03},{x + 0.05},{y + 0.03}"
-    resp = client.get(f"/geo/grid.pbf?z=13&bbox={bbox}")
+    resp = client.get(f"/geo/grid.pbf?z=14&bbox={bbox}")
     assert resp.headers["X-Grid-Level"] == "5"
     fc = decode(resp)
     view = shapely.box(x - 0.05, y - 0.03, x + 0.05, y + 0.03)
     assert fc["features"]
     for f in fc["features"]:
         assert shape(f["geometry"]).envelope.intersects(view)  # bbox filter (&&)
-    total = client.get(f"/geo/grid.pbf?z=13&bbox={x - 0.5},{y - 0.3},{x + 0.5},{y + 0.3}")
+    total = client.get(f"/geo/grid.pbf?z=14&bbox={x - 0.2},{y - 0.12},{x + 0.2},{y + 0.12}")
     assert int(total.headers["X-Grid-Features"]) >= len(fc["features"])
+
+
+def test_selection_one_level_deeper_keeps_context(client, engine):
+    """At a grid's natural zoom, selecting a grid draws its micro-grids inside it and the
+    natural-level grids around it as context."""
+    from sqlalchemy import text
+
+    with engine.connect() as c:
+        code, x, y = c.execute(text(
+            "SELECT code, ST_X(label_point), ST_Y(label_point) FROM grid_cell WHERE level = 5 "
+            "ORDER BY code LIMIT 1")).one()  # fmt: skip
+    bbox = f"{x - 0.08},{y - 0.05},{x + 0.08},{y + 0.05}"
+    resp = client.get(f"/geo/grid.pbf?z=14&bbox={bbox}&sel={code}")
+    assert resp.headers["X-Grid-Level"] == "6"
+    feats = decode(resp)["features"]
+    by_role: dict[str, list] = {}
+    for f in feats:
+        by_role.setdefault(f["properties"]["role"], []).append(f["properties"])
+    assert all(p["level"] == 6 and p["code"].startswith(code) for p in by_role["cell"])
+    assert 2 <= len(by_role["cell"]) <= 4
+    assert all(p["level"] == 5 and p["code"] != code for p in by_role.get("context", []))
+    assert [p["code"] for p in by_role["selected"]] == [code]
 
 
 def test_etag_revalidation(client):
