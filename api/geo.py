@@ -3,7 +3,7 @@
 ``GET /geo/grid.pbf?z=<zoom>&bbox=<minx,miny,maxx,maxy>[&sel=<code>]``
     The cells drawn for that viewport (level by ``layers.lod.display_level``), pre-simplified for
     the zoom band and quantised, inside the caller's scope only. gzip when accepted; a strong
-    ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
+    (weak) ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
     geometry; ``X-Grid-Level``/``-Features``/``-Vertices`` headers describe the payload.
 ``GET /geo/cell/<code>.json``
     ``{code, name, level, bbox, label_point, population, households, path: [...]}`` — 404 when
@@ -91,9 +91,9 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
                             "z", status=404)  # fmt: skip
             key = f"{version}|{scope_path}|{z}|{bbox}|{sel}".encode()
             etag = hashlib.blake2b(key, digest_size=12).hexdigest()
-            if flask.request.if_none_match.contains(etag):
+            if flask.request.if_none_match.contains_weak(etag):
                 resp = flask.Response(status=304)
-                resp.set_etag(etag)
+                resp.set_etag(etag, weak=True)
                 resp.headers["Cache-Control"] = CACHE_CONTROL
                 return resp
             if sel and selected_level(conn, scope_path=scope_path, code=sel) is None:
@@ -104,7 +104,7 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
         if flask.request.accept_encodings["gzip"]:
             resp.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
             resp.headers["Content-Encoding"] = "gzip"
-        resp.set_etag(etag)
+        resp.set_etag(etag, weak=True)  # weak: one tag for the gzip and identity encodings
         resp.headers.update({
             "Cache-Control": CACHE_CONTROL,
             "Vary": "Accept-Encoding, Cookie",
