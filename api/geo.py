@@ -2,8 +2,8 @@
 
 ``GET /geo/grid.pbf?z=<zoom>&bbox=<minx,miny,maxx,maxy>[&sel=<code>]``
     The cells drawn for that viewport (level by ``layers.lod.display_level``), pre-simplified for
-    the zoom band and quantised, inside the caller's scope only. gzip when accepted; a strong
-    (weak) ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
+    the zoom band and quantised, inside the caller's scope only. gzip when accepted; a weak
+    ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
     geometry; ``X-Grid-Level``/``-Features``/``-Vertices`` headers describe the payload.
 ``GET /geo/cell/<code>.json``
     ``{code, name, level, bbox, label_point, population, households, path: [...]}`` — 404 when
