@@ -11,7 +11,7 @@ per request, and its absence gives 503 JSON (routes) or a banner (page), never a
 
 Routes besides Dash's own:
 
-* ``GET /geo/cells.geojson?level=N`` (N = 1..6): the caller's cells of level N as GeoJSON,
+* ``GET /geo/cells.geojson?level=N`` (N = 1..3): the caller's cells of level N as GeoJSON,
   simplified for an overview, with a weak ETag (304 on ``If-None-Match``), ``Cache-Control``
   and gzip when accepted. Bad level → 400 ``{"error", "detail"}``.
 * ``GET /healthz``: ``{"status": "ok", "db": "ok"}``, or 503 when the database is down.
@@ -34,6 +34,7 @@ from api.geo import geo_blueprint
 from callbacks import caller_scope, register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
+from dashboard.tiles import tiles_blueprint
 from geodata.cells import cells_geojson_text
 from geodata.db import DatabaseError, check_connection, make_engine
 from gridcmd import pgserver
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 #: below a pixel at the prefecture-wide zooms) and coordinate decimals (5 ≈ 1 m).
 SIMPLIFY_DEG: dict[int, float] = {1: 0.002, 2: 0.002, 3: 0.001, 4: 0.0005, 5: 0.0002, 6: 0.0001}
 GEOJSON_DIGITS = 5
+#: Finest level the whole-level GeoJSON overview route serves (L3: 110 townships, ~0.5 MB).
+MAX_WHOLE_LEVEL = 3
 #: Geometry changes only on re-seed/import; the ETag makes revalidation cheap after that.
 GEOJSON_CACHE_CONTROL = "private, max-age=300"
 
@@ -72,6 +75,12 @@ def _geo_blueprint(engine: Engine) -> flask.Blueprint:
         if not raw.isdigit() or not 1 <= int(raw) <= 6:
             return _json_error(400, "bad_request", "level must be an integer from 1 to 6")
         level = int(raw)
+        if level > MAX_WHOLE_LEVEL:
+            # Whole fine levels are tens of MB: the map asks for viewports (/geo/grid.pbf).
+            return _json_error(
+                400, "bad_request",
+                f"level {level} is too large to send whole; use /geo/grid.pbf for a viewport",
+            )  # fmt: skip
         with engine.connect() as conn:
             body = cells_geojson_text(
                 conn,
@@ -126,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.extensions["gridcmd.engine"] = engine
     server.register_blueprint(_geo_blueprint(engine))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
+    server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
     server.register_error_handler(DBAPIError, _db_error_handler)
 
     app = dash.Dash(
@@ -166,4 +176,9 @@ def __getattr__(name: str) -> Any:
 
 if __name__ == "__main__":
     _settings = get_settings()
-    create_app(_settings).run(host=_settings.host, port=_settings.port, debug=_settings.debug)
+    create_app(_settings).run(
+        host=_settings.host,
+        port=_settings.port,
+        debug=_settings.debug,
+        dev_tools_disable_version_check=True,
+    )

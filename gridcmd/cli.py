@@ -301,7 +301,7 @@ def serve(
     dash_app = create_app(s, engine=engine)
     h, p = host or s.host, port or s.port
     out.print(f"Grid Command on http://{h}:{p}/  (Ctrl+C to stop)")
-    dash_app.run(host=h, port=p, debug=debug or s.debug)
+    dash_app.run(host=h, port=p, debug=debug or s.debug, dev_tools_disable_version_check=True)
 
 
 def main() -> None:

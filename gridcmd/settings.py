@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         description="Raster tile URL template ({z}/{x}/{y}); unset = offline, no basemap.",
     )
     basemap_attribution: str = ""
+    mbtiles_path: Path | None = Field(
+        default=None,
+        description="Local MBTiles file served at /tiles/{z}/{x}/{y}.<ext> as an offline basemap.",
+    )
     demo_seed: int = Field(default=532900, description="Seed of the deterministic demo data.")
 
     @field_validator("database_url")

@@ -35,10 +35,12 @@ def natural_level(zoom: float) -> int:
 
 def display_level(zoom: float, selected_level: int | None) -> int:
     """The level to draw: the natural level, or the selected cell's children when the view is
-    at least at the selected level's own zoom range (so zooming out far from a selection falls
-    back to the natural level and the polygon count stays bounded)."""
+    at most one level coarser than the selection (a cell larger than usual for its level fits
+    the screen one zoom range early; its children are still drawn). Zooming out further falls
+    back to the natural level. Deeper-than-natural cells are drawn inside the selection only
+    (see ``geodata.lod.grid_view``), so the polygon count stays bounded."""
     nat = natural_level(zoom)
-    if selected_level is not None and selected_level < 6 and nat >= selected_level:
+    if selected_level is not None and selected_level < 6 and nat >= selected_level - 1:
         return max(nat, selected_level + 1)
     return nat
 
@@ -64,10 +66,9 @@ def _digits_for(zoom: int) -> int:
     return math.ceil(-math.log10(pixel_deg(zoom)))
 
 
-#: Bands 8 … 14; zooms below 8 use band 8. Band 14 also serves every zoom above it, so it keeps
-#: a finer quantum (≈ 1 m) for street zooms.
+#: Bands 8 … 16; zooms below 8 use band 8, above 16 band 16 (≈ 1 m, 2 px at z18).
 BANDS: dict[int, Band] = {
-    b: Band(b, pixel_deg(b) / 2, _digits_for(b)) for b in range(8, 15)
+    b: Band(b, pixel_deg(b) / 2, _digits_for(b)) for b in range(8, 17)
 }
 
 
@@ -118,7 +119,8 @@ def grid_url(
 
 
 def levels_at_zoom(zoom: float) -> set[int]:
-    """Every level :func:`display_level` can return at ``zoom`` (natural or one deeper)."""
+    """The levels drawn across a whole viewport at ``zoom``: natural or one deeper (a level two
+    deeper appears only inside one selected cell and uses the nearest stored band)."""
     nat = natural_level(zoom)
     return {nat, min(nat + 1, 6)}
 

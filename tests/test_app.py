@@ -1,4 +1,5 @@
-"""The Flask side of app.create_app: the GeoJSON route, caching, gzip, errors, healthz."""
+"""The Flask side of app.create_app: the overview GeoJSON route, caching, gzip, errors,
+healthz, the offline page."""
 
 from __future__ import annotations
 
@@ -82,6 +83,12 @@ def test_bad_level_is_400_json(client, query):
     assert "level" in r.json["detail"]
 
 
+@pytest.mark.parametrize("level", [4, 5, 6])
+def test_whole_fine_levels_are_refused(client, level):
+    r = client.get(f"/geo/cells.geojson?level={level}")
+    assert r.status_code == 400 and "/geo/grid.pbf" in r.json["detail"]
+
+
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200
@@ -94,7 +101,7 @@ def test_page_is_offline_and_labelled(client):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, no external host
     assert client.get("/assets/gridcmd.js").status_code == 200
     layout = _layout(client)
-    for wanted in (ids.DEMO_BADGE, ids.COUNTY_LAYER, "gridcmd.styleCell", "大理白族自治州"):
+    for wanted in (ids.DEMO_BADGE, ids.GRID_LAYER, "gridcmd.styleCell", "大理白族自治州"):
         assert wanted in layout
     assert ids.DB_ALERT not in layout
     assert "TileLayer" not in layout  # no basemap unless configured

@@ -1,0 +1,215 @@
+"""Browser-test fixtures: the app on a free localhost port (fixture database), Debian's headless
+Chromium through Playwright, and a page that records console errors and every request.
+
+Helpers wait on ``window.gridcmd.state`` (dashboard/assets/gridcmd.js), the summary of what the
+grid layer last drew, instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from dashboard import ids
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+SCREENSHOTS = Path("/tmp/gridcmd-screenshots")
+
+#: JS: the grid state without its private (``_``) members, JSON-safe.
+STATE_JS = """() => {
+    const s = (window.gridcmd && window.gridcmd.state) || {};
+    const out = {};
+    for (const k in s) if (!k.startsWith('_')) out[k] = s[k];
+    return out;
+}"""
+
+#: JS: a page point inside the drawn cell ``code`` that is not under an overlay, or null.
+POINT_IN_CELL_JS = """(code) => {
+    const s = window.gridcmd.state, map = s._map;
+    const layer = (s._layers || []).find(
+        l => l.feature.properties.code === code && l.feature.properties.role !== 'selected');
+    if (!map || !layer || !layer._map) return null;
+    const rect = map.getContainer().getBoundingClientRect();
+    const b = layer.getBounds();
+    const cands = [];
+    try { cands.push(layer.getCenter()); } catch (e) {}
+    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++)
+        cands.push(L.latLng(b.getSouth() + (b.getNorth() - b.getSouth()) * i / 10,
+                            b.getWest() + (b.getEast() - b.getWest()) * j / 10));
+    for (const ll of cands) {
+        const lp = map.latLngToLayerPoint(ll);
+        if (!layer._containsPoint(lp)) continue;
+        const cp = map.latLngToContainerPoint(ll);
+        const x = rect.left + cp.x, y = rect.top + cp.y;
+        if (x < 5 || y < 5 || x > innerWidth - 5 || y > innerHeight - 5) continue;
+        const el = document.elementFromPoint(x, y);
+        if (el && el.tagName === 'CANVAS' && el.closest('.leaflet-overlay-pane')) return [x, y];
+    }
+    return null;
+}"""
+
+
+def _ensure_callbacks(app, engine, settings) -> None:
+    """Register the map and panel callbacks if ``create_app`` does not (yet) do it.
+
+    Transitional: ``callbacks.register`` is the single entry point and will call both; this
+    keeps the browser tests meaningful until it does, and is a no-op afterwards."""
+    import callbacks.map
+    import callbacks.panel
+
+    outputs = " ".join(app.callback_map)
+    if f"{ids.GRID_LAYER}.url" not in outputs:
+        callbacks.map.register(app, engine, settings)
+    if f"{ids.PANEL_BODY}.children" not in outputs:
+        callbacks.panel.register(app, engine, settings)
+
+
+@pytest.fixture(scope="session")
+def live_url(settings, engine):
+    """The app on a free localhost port, served from a background thread."""
+    app = create_app(settings, engine)
+    _ensure_callbacks(app, engine, settings)
+    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # run.sh installs Debian's chromium; a missing browser is a set-up error, not a skip.
+    assert CHROMIUM.exists(), f"{CHROMIUM} not installed: apt-get install chromium"
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageLog:
+    """Console errors, page errors and requested URLs of one page."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+
+    def external(self) -> list[str]:
+        """Requests to anything but localhost (data: and blob: URLs are local)."""
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(u).hostname not in LOCAL_HOSTS
+        ]
+
+
+@pytest.fixture
+def page_log() -> PageLog:
+    return PageLog()
+
+
+def _new_page(browser, log: PageLog, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    pg = context.new_page()
+    pg.on("request", lambda r: log.requests.append(r.url))
+    pg.on("pageerror", lambda e: log.errors.append(f"pageerror: {e}"))
+    pg.on("console", lambda m: log.errors.append(m.text) if m.type == "error" else None)
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, page_log):
+    """A 1280×800 page; the test fails if the page logged a console error or asked for a
+    non-localhost URL."""
+    context, pg = _new_page(browser, page_log, 1280, 800)
+    yield pg
+    context.close()
+    assert page_log.errors == []
+    assert page_log.external() == []
+
+
+@pytest.fixture
+def make_page(browser, page_log):
+    """Factory for pages of other sizes (same checks as :func:`page`)."""
+    contexts = []
+
+    def make(width: int, height: int):
+        context, pg = _new_page(browser, page_log, width, height)
+        contexts.append(context)
+        return pg
+
+    yield make
+    for c in contexts:
+        c.close()
+    assert page_log.errors == []
+    assert page_log.external() == []
+
+
+def grid_state(pg) -> dict:
+    """What the grid layer last drew (``window.gridcmd.state`` without private members)."""
+    return pg.evaluate(STATE_JS)
+
+
+def wait_for_grid(pg, predicate_js: str, timeout: float = 15_000) -> dict:
+    """Wait until ``predicate_js`` (a JS expression over ``s``, the grid state) holds; on
+    timeout, fail with the state, the URL and the message shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        pg.wait_for_function(
+            "() => { const s = window.gridcmd && window.gridcmd.state;"
+            f" return !!s && ({predicate_js}); }}",
+            timeout=timeout,
+        )
+    except PlaywrightTimeout:
+        msg = (
+            pg.locator(f"#{ids.MESSAGE}").inner_text()
+            if pg.locator(f"#{ids.MESSAGE}").count()
+            else ""
+        )
+        raise AssertionError(
+            f"grid never satisfied {predicate_js!r}: url={pg.url} message={msg!r} "
+            f"state={grid_state(pg)}"
+        ) from None
+    return grid_state(pg)
+
+
+def point_in_cell(pg, code: str) -> tuple[float, float]:
+    """A page point inside the drawn cell ``code``, not covered by an overlay, once the map
+    has stopped moving."""
+    pg.wait_for_function("() => !window.gridcmd.state.moving")
+    pt = pg.evaluate(POINT_IN_CELL_JS, code)
+    assert pt is not None, f"cell {code} is not drawn at a clickable place"
+    return pt[0], pt[1]
+
+
+def click_cell(pg, code: str) -> None:
+    """Click inside the drawn cell ``code`` (see :func:`point_in_cell`)."""
+    pg.mouse.click(*point_in_cell(pg, code))
+
+
+def screenshot(pg, name: str) -> Path:
+    """Save a screenshot under /tmp/gridcmd-screenshots (for looking at the page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    pg.screenshot(path=str(path))
+    return path
