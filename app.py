@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from api.geo import geo_blueprint
+from api.v1 import api_blueprint
 from callbacks import caller_scope, register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(_geo_blueprint(engine))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
     server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
+    server.register_blueprint(api_blueprint(engine, settings))
     server.register_error_handler(DBAPIError, _db_error_handler)
 
     app = dash.Dash(

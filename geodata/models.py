@@ -219,6 +219,12 @@ class Event(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    #: Idempotency (migration 0003): sha256 of the canonical request body of the first report.
+    payload_hash: Mapped[str | None] = mapped_column(Text)
+    #: The coordinates as reported, before conversion to WGS-84 (migration 0003).
+    original_lon: Mapped[float | None] = mapped_column(Float)
+    original_lat: Mapped[float | None] = mapped_column(Float)
+    original_crs: Mapped[str | None] = mapped_column(String(8))
 
 
 class EventAction(Base):
@@ -289,3 +295,22 @@ class GridMeta(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class ApiToken(Base):
+    """A worker's bearer token for the mobile API; only the sha256 hex of the token is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (Index("ix_api_token_worker", "worker_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    label: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -283,6 +283,46 @@ def attribute(
         out.print(f"L{c.level}  {c.code:<18} {c.name}")
 
 
+# ----------------------------------------------------------------------------- token
+
+token_app = typer.Typer(help="API tokens of grid workers (mobile app).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+@friendly
+def token_create(
+    worker: Annotated[str, typer.Option("--worker", help="The worker's employee number.")],
+    label: Annotated[str, typer.Option(help="A note, e.g. the phone's name.")] = "",
+) -> None:
+    """Create a bearer token for a worker; the token is printed once (only its hash is kept)."""
+    from geodata.tokens import create_token, worker_id_for_employee
+
+    eng = engine_for(get_settings())
+    with eng.begin() as conn:
+        worker_id = worker_id_for_employee(conn, worker)
+        if worker_id is None:
+            _fail(f"no worker with employee number {worker!r}")
+        token_id, token = create_token(conn, worker_id, label)
+    err.print(f"token {token_id} for {worker} (shown once; store it now):", highlight=False)
+    out.print(token, highlight=False, soft_wrap=True)
+
+
+@token_app.command("revoke")
+@friendly
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (printed at creation).")],
+) -> None:
+    """Revoke a token by id."""
+    from geodata.tokens import revoke_token
+
+    eng = engine_for(get_settings())
+    with eng.begin() as conn:
+        if not revoke_token(conn, token_id):
+            _fail(f"no active token with id {token_id}")
+    out.print(f"token {token_id} revoked")
+
+
 # ----------------------------------------------------------------------------- serve
 
 

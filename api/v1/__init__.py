@@ -1,0 +1,246 @@
+"""The mobile-app REST API, ``/api/v1`` (JSON in and out, bearer tokens only, no cookies).
+
+Every route needs ``Authorization: Bearer <token>`` (tokens: ``gridcmd token create``).
+Errors are JSON ``{error, detail, field?}``:
+
+* 400 malformed JSON or a body that fails the schema (``field`` names the first bad field);
+* 401 missing/unknown/revoked token; 403 acting for another worker;
+* 404 unknown route or an event outside the caller's scope; 405 wrong method;
+* 409 an event uuid reused with a different body; 413 body over 1 MB or more than 500 fixes;
+* 422 well-formed but unusable (outside the prefecture, swapped lat/lon, future time).
+
+2xx answers are sent only after the transaction committed. Routes and their schemas are listed
+in :data:`api.v1.openapi.ROUTES`, served as ``GET /api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid as uuid_mod
+from typing import Any
+
+import flask
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from api.v1.schemas import MAX_BODY_BYTES, MAX_FIXES, EventIn, FixIn
+from geodata.ingest import (
+    IngestError,
+    event_for_worker,
+    ingest_event,
+    ingest_positions,
+    worker_profile,
+)
+from geodata.tokens import worker_for_token
+from gridcmd.settings import Settings
+
+__all__ = ["PREFIX", "api_blueprint"]
+
+PREFIX = "/api/v1"
+#: Methods the catch-all answers with a JSON 404/405 (HEAD/OPTIONS are Flask's automatic ones).
+_OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+FORBIDDEN_FIX = "403: a token may only send its own worker's fixes"
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail: str, field: str | None = None):
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.field = status, error, detail, field
+
+
+def error_response(
+    status: int, error: str, detail: str, field: str | None = None
+) -> flask.Response:
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    if field:
+        body["field"] = field
+    resp = flask.jsonify(body)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="gridcmd"'
+    return resp
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json() -> Any:
+    """The request body parsed as strict JSON (no NaN/Infinity); ApiError 400/413 otherwise."""
+    if (flask.request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
+    raw = flask.request.get_data(cache=False)  # max_content_length caps chunked bodies too
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+
+
+def validate(model: type[BaseModel] | TypeAdapter, data: Any) -> Any:
+    """Validate ``data``; ApiError 400 naming the first bad field."""
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid", *_first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(p) for p in err["loc"]) or "body"
+    return f"{field}: {err['msg']}", field
+
+
+def _json(data: Any, status: int = 200) -> flask.Response:
+    resp = flask.jsonify(data)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blueprint:
+    """The ``/api/v1`` blueprint on ``engine`` (``settings`` reserved for tunables)."""
+    from api.v1.openapi import openapi_document
+
+    bp = flask.Blueprint("api_v1", __name__, url_prefix=PREFIX)
+    fix_adapter = TypeAdapter(FixIn)
+
+    @bp.before_request
+    def authenticate() -> flask.Response | None:
+        flask.request.max_content_length = MAX_BODY_BYTES
+        auth = flask.request.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return error_response(401, "unauthorized", "an `Authorization: Bearer <token>` "
+                                  "header is required")  # fmt: skip
+        with engine.begin() as conn:
+            worker = worker_for_token(conn, token.strip())
+        if worker is None:
+            return error_response(401, "unauthorized", "the token is unknown or revoked")
+        flask.g.api_worker = worker
+        return None
+
+    @bp.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> flask.Response:
+        return error_response(exc.status, exc.error, exc.detail, exc.field)
+
+    @bp.errorhandler(IngestError)
+    def _ingest_error(exc: IngestError) -> flask.Response:
+        return error_response(exc.status, exc.error, exc.detail, exc.field)
+
+    @bp.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> flask.Response:
+        return error_response(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
+
+    @bp.errorhandler(DBAPIError)
+    def _db_error(exc: DBAPIError) -> flask.Response:
+        # Blueprint handlers are looked up before the app's, so this mirrors app.py's 503.
+        log.error("database error: %s", exc.orig if exc.orig is not None else exc)
+        return error_response(503, "database_unavailable",
+                              "The database is unavailable; try again in a moment.")  # fmt: skip
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> flask.Response:
+        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                              exc.description or exc.name)  # fmt: skip
+
+    @bp.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> flask.Response:
+        # A bug, not bad input: still JSON for the app, with the traceback in the log.
+        log.exception("unexpected error in %s %s", flask.request.method, flask.request.path)
+        return error_response(500, "internal", "unexpected server error")
+
+    @bp.post("/events")
+    def post_event() -> flask.Response:
+        body = validate(EventIn, read_json())
+        data = body.model_dump(mode="json")
+        with engine.begin() as conn:
+            result = ingest_event(conn, data, worker_id=flask.g.api_worker.id)
+        # committed: only now answer
+        return _json(result.event, 201 if result.created else 200)
+
+    @bp.get("/events/<event_uuid>")
+    def get_event(event_uuid: str) -> flask.Response:
+        try:
+            parsed = uuid_mod.UUID(event_uuid)
+        except ValueError:
+            raise ApiError(404, "not_found", "no such event", "uuid") from None
+        with engine.connect() as conn:
+            event = event_for_worker(conn, parsed, flask.g.api_worker.id)
+        if event is None:
+            raise ApiError(404, "not_found", "no such event", "uuid")
+        return _json(event)
+
+    @bp.post("/positions")
+    def post_positions() -> flask.Response:
+        data = read_json()
+        if not isinstance(data, dict) or not isinstance(data.get("fixes"), list):
+            raise ApiError(400, "invalid", 'the body must be {"fixes": [...]}', "fixes")
+        extra = set(data) - {"fixes"}
+        if extra:
+            raise ApiError(400, "invalid", f"unexpected field {sorted(extra)[0]!r}",
+                           sorted(extra)[0])  # fmt: skip
+        items = data["fixes"]
+        if len(items) > MAX_FIXES:
+            raise ApiError(413, "too_large", f"at most {MAX_FIXES} fixes per request",
+                           "fixes")  # fmt: skip
+        me = flask.g.api_worker
+        rejected: list[dict[str, Any]] = []
+        fixes = []
+        for i, item in enumerate(items):
+            try:
+                fix = fix_adapter.validate_python(item)
+            except ValidationError as exc:
+                detail, _field = _first_error(exc)
+                rejected.append({"index": i, "reason": "invalid", "detail": detail})
+                continue
+            if fix.worker_id is not None and fix.worker_id not in (me.employee_no, me.id):
+                rejected.append({"index": i, "reason": "forbidden", "detail": FORBIDDEN_FIX})
+                continue
+            fixes.append((i, fix.fix_time, fix.lon, fix.lat, fix.accuracy))
+        with engine.begin() as conn:
+            res = ingest_positions(conn, me.id, fixes)
+        rejected = sorted(rejected + res.rejected, key=lambda r: r["index"])
+        return _json({"accepted": res.accepted, "duplicates": res.duplicates,
+                      "rejected": rejected})  # fmt: skip
+
+    @bp.get("/me")
+    def me() -> flask.Response:
+        with engine.connect() as conn:
+            profile = worker_profile(conn, flask.g.api_worker.id)
+        if profile is None:  # pragma: no cover - the token check found the worker
+            raise ApiError(404, "not_found", "no such worker")
+        return _json(profile)
+
+    @bp.get("/openapi.json")
+    def openapi() -> flask.Response:
+        return _json(openapi_document(flask.current_app, prefix=PREFIX))
+
+    @bp.route("/<path:rest>", methods=[*_OTHER_METHODS])
+    def unknown(rest: str) -> flask.Response:
+        # Catches what no API rule matched (else the Dash pages' catch-all would answer 200
+        # HTML). A path that exists under another method is a 405 with ``Allow``.
+        adapter = flask.current_app.url_map.bind_to_environ(flask.request.environ)
+        allowed = []
+        for method in ("GET", "POST"):
+            try:
+                endpoint, _ = adapter.match(method=method)
+            except HTTPException:
+                continue
+            if endpoint != "api_v1.unknown":
+                allowed.append(method)
+        if allowed and flask.request.method not in allowed:
+            resp = error_response(405, "method_not_allowed",
+                                  f"{flask.request.method} is not allowed here; use "
+                                  f"{' or '.join(allowed)}")  # fmt: skip
+            resp.headers["Allow"] = ", ".join(allowed)
+            return resp
+        raise ApiError(404, "not_found", f"no route {PREFIX}/{rest}")
+
+    return bp

@@ -1,0 +1,148 @@
+"""Request and response bodies of the mobile API (pydantic v2); the OpenAPI document is built
+from these with ``model_json_schema``.
+
+Numbers are strict (a string or a boolean is not a coordinate), non-finite values are refused,
+and text is cleaned of control characters (except newline and tab) while CJK and emoji are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
+
+from geodata.crs import CRS_NAMES
+from geodata.ingest import clean_text
+from geodata.models import DIFFICULTIES, EVENT_CATEGORIES, SEVERITIES
+
+#: Most fixes accepted in one ``POST /positions`` (more → 413).
+MAX_FIXES = 500
+#: Largest request body, bytes (more → 413).
+MAX_BODY_BYTES = 1_000_000
+
+
+def _nonblank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be blank")
+    return v
+
+
+Text = Annotated[StrictStr, AfterValidator(clean_text)]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class EventIn(BaseModel):
+    """An event reported from the field. ``uuid`` is made by the phone (idempotency key)."""
+
+    model_config = _STRICT
+
+    uuid: uuid.UUID
+    category: Literal[EVENT_CATEGORIES]  # type: ignore[valid-type]
+    subcategory: Annotated[Text, Field(max_length=64)] | None = None
+    severity: Literal[SEVERITIES] = "medium"  # type: ignore[valid-type]
+    difficulty: Literal[DIFFICULTIES] | None = Field(  # type: ignore[valid-type]
+        None, description="Disputes only."
+    )
+    title: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_nonblank)]
+    description: Annotated[Text, Field(max_length=5000)] = ""
+    # Range checks (and the swapped lat/lon hint) are done by the ingest pipeline.
+    lon: Annotated[float, Field(allow_inf_nan=False, strict=True, description="Longitude")]
+    lat: Annotated[float, Field(allow_inf_nan=False, strict=True, description="Latitude")]
+    crs: Literal[CRS_NAMES] = "wgs84"  # type: ignore[valid-type]
+    reported_at: AwareDatetime | None = None
+
+
+class FixIn(BaseModel):
+    """One GPS fix (WGS-84). ``worker_id``: the employee number (or numeric id); default the
+    token's worker, and no other is allowed."""
+
+    model_config = _STRICT
+
+    worker_id: Annotated[StrictStr, Field(max_length=32)] | StrictInt | None = None
+    fix_time: AwareDatetime
+    lon: Annotated[float, Field(allow_inf_nan=False, strict=True)]
+    lat: Annotated[float, Field(allow_inf_nan=False, strict=True)]
+    accuracy: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False, strict=True)] | None = (
+        None
+    )
+
+
+class PositionsIn(BaseModel):
+    """A batch of up to :data:`MAX_FIXES` fixes (more → 413). The route validates items one by
+    one, so a bad item is rejected alone (``rejected[].reason = "invalid"``)."""
+
+    model_config = _STRICT
+
+    fixes: list[FixIn] = Field(max_length=MAX_FIXES)
+
+
+class Rejection(BaseModel):
+    index: int
+    reason: str
+    detail: str = ""
+
+
+class PositionsOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+class OriginalLocation(BaseModel):
+    lon: float
+    lat: float
+    crs: str
+
+
+class EventOut(BaseModel):
+    uuid: str
+    category: str
+    subcategory: str | None
+    severity: str
+    difficulty: str | None
+    title: str
+    description: str
+    status: str
+    lon: float = Field(description="WGS-84")
+    lat: float = Field(description="WGS-84")
+    original: OriginalLocation | None
+    reported_at: dt.datetime
+    cell: str = Field(description="Code of the L6 micro-grid")
+    cell_path: list[str] = Field(description="Codes from L1 to L6")
+
+
+class CellOut(BaseModel):
+    code: str
+    level: int
+    name: str
+
+
+class PointOut(BaseModel):
+    lon: float
+    lat: float
+
+
+class MeOut(BaseModel):
+    employee_no: str
+    name: str
+    duty_status: str
+    last_fix_at: dt.datetime | None
+    position: PointOut | None
+    cells: list[CellOut]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+    field: str | None = None
