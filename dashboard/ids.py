@@ -39,19 +39,3 @@ WORKERS_LAYER = "gc-workers-layer"  # dl.LayerGroup, filled by the live-data iss
 MAP_CONFIG = "gc-map-config"  # hidden div, data-config JSON for gridcmd.js (styles, texts, ids)
 SELECTED = "gc-selected"  # dcc.Store: the validated selected cell code (None: the root)
 VIEW = "gc-view"  # dcc.Store {bounds, zoom, size} set by gridcmd.js on every map moveend
-
-# --- Live layers: events, workers, track, filters, change feed (dashboard/live.py,
-# --- layers/events.py, layers/workers.py, callbacks/live.py, assets/live.js) ---
-LIVE_EVENTS = "gc-live-events"  # dl.GeoJSON (clustered) inside EVENTS_LAYER; data ← callbacks
-LIVE_WORKERS = "gc-live-workers"  # dl.GeoJSON (clustered) inside WORKERS_LAYER
-LIVE_TRACK = "gc-live-track"  # dl.GeoJSON: the clicked worker's track today (inside WORKERS_LAYER)
-LIVE_FILTERS = "gc-live-filters"  # html.Details overlay with the filters below
-LIVE_CATEGORY = "gc-live-category"  # dcc.Dropdown(multi): event categories ([] / None: all)
-LIVE_STATUS = "gc-live-status"  # dcc.Dropdown(multi): event statuses ([] / None: all)
-LIVE_RANGE = "gc-live-range"  # dcc.RadioItems: "24h" | "7d" | "30d" | "all"
-LIVE_HEAT = "gc-live-heat"  # dcc.Checklist: ["heat"] → heat style of the events layer
-LIVE_TICK = "gc-live-tick"  # dcc.Interval (1 s): polls the change feed
-LIVE_CURSOR = "gc-live-cursor"  # dcc.Store: change-feed cursor (ISO timestamp)
-LIVE_DELTA = "gc-live-delta"  # dcc.Store: last delta {events, workers: {features, removed}}
-LIVE_DETAIL = "gc-live-detail"  # html.Div overlay: details of the clicked event / worker
-LIVE_TRACK_RANGE = "gc-live-track-range"  # dcc.RadioItems: worker track period ("today"|"24h"|"7d")

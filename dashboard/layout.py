@@ -24,7 +24,6 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
-from dashboard.live import live_layers, live_overlays, start_cursor
 from dashboard.panel import language_switch, metric_selector, panel_container
 from dashboard.search import search_box
 from dashboard.tiles import registered_mbtiles
@@ -122,7 +121,6 @@ def page(
     basemap_attribution: str = "",
     mbtiles: Mapping[str, Any] | None = None,
     db_error: bool = False,
-    live_cursor: str | None = None,
 ) -> html.Div:
     """The whole page for the jurisdiction ``root`` (``{code, name, level, bbox}`` of the
     caller's scope root, or None when unknown). Fully offline unless a basemap is chosen in
@@ -133,7 +131,6 @@ def page(
     zoom, view_bbox = fit_view(bbox, NOMINAL_SCREEN, zoom_snap=ZOOM_SNAP, max_zoom=MAX_ZOOM)
     center = [(view_bbox[1] + view_bbox[3]) / 2, (view_bbox[0] + view_bbox[2]) / 2]
     grid = grid_layer(None, default_hideout(), id=ids.GRID_LAYER)
-    live_events, live_workers = live_layers(lang)
     control = layers_control(
         grid,
         names={
@@ -153,8 +150,6 @@ def page(
         mbtiles=mbtiles,
         mbtiles_id=ids.BASEMAP_MBTILES,
         id=ids.LAYERS_CONTROL,
-        events=live_events,
-        workers=live_workers,
     )
     the_map = dl.Map(
         [
@@ -217,7 +212,6 @@ def page(
         ),
         html.Div(id=ids.MESSAGE, className="gc-message", role="alert"),
         parts["panel"],
-        *live_overlays(lang, live_cursor),
         html.Div(
             [
                 legend(
@@ -287,7 +281,6 @@ def make_serve_layout(
             basemap_attribution=basemap_attribution,
             mbtiles=mbtiles,
             db_error=db_error,
-            live_cursor=start_cursor(),
         )
 
     return serve_layout

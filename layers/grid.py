@@ -156,8 +156,6 @@ def layers_control(
     mbtiles: Mapping[str, Any] | None = None,
     mbtiles_id: str | None = None,
     id: str | None = None,
-    events: list[Any] | None = None,
-    workers: list[Any] | None = None,
 ) -> dl.LayersControl:
     """Basemap choice and overlays.
 
@@ -165,8 +163,7 @@ def layers_control(
     configured raster tiles (``basemap_url``, a ``{z}/{x}/{y}`` template) when set, and the
     local MBTiles when ``mbtiles`` is given (``{"url", "attribution", "minzoom", "maxzoom"}``,
     served by ``dashboard/tiles.py``). Overlays: ``grid`` and two empty layer groups for events
-    and workers (their children: ``events`` / ``workers``, the live layers of
-    dashboard/live.py). ``names`` holds the labels: keys
+    and workers (filled by the live-data callbacks). ``names`` holds the labels: keys
     ``none, basemap, mbtiles, grid, events, workers``.
     """
     base: list[Any] = [
@@ -198,12 +195,8 @@ def layers_control(
         )
     overlays = [
         dl.Overlay(grid, name=names["grid"], checked=True),
-        dl.Overlay(
-            dl.LayerGroup(list(events or []), id=events_id), name=names["events"], checked=True
-        ),
-        dl.Overlay(
-            dl.LayerGroup(list(workers or []), id=workers_id), name=names["workers"], checked=True
-        ),
+        dl.Overlay(dl.LayerGroup(id=events_id), name=names["events"], checked=True),
+        dl.Overlay(dl.LayerGroup(id=workers_id), name=names["workers"], checked=True),
     ]
     kw = {"id": id} if id else {}
     return dl.LayersControl(base + overlays, position="topleft", collapsed=True, **kw)
