@@ -197,7 +197,17 @@ def point_in_cell(pg, code: str) -> tuple[float, float]:
     """A page point inside the drawn cell ``code``, not covered by an overlay, once the map
     has stopped moving."""
     pg.wait_for_function("() => !window.gridcmd.state.moving")
-    pt = pg.evaluate(POINT_IN_CELL_JS, code)
+    # The grid may still be (re)drawing after the map stopped (e.g. after a history step):
+    # wait a bounded time for the cell to be drawn at a clickable place.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        handle = pg.wait_for_function(
+            f"(code) => ({POINT_IN_CELL_JS})(code)", arg=code, timeout=10_000
+        )
+        pt = handle.json_value()
+    except PlaywrightTimeout:
+        pt = None
     assert pt is not None, f"cell {code} is not drawn at a clickable place"
     return pt[0], pt[1]
 
