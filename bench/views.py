@@ -25,8 +25,8 @@ from sqlalchemy import text
 
 from api.geo import GZIP_LEVEL
 from geodata.cells import PREFECTURE_PATH
-from geodata.lod import build_lod, grid_view
-from layers.lod import BANDS, bands_for_level, display_level, grid_url, pixel_deg
+from geodata.lod import build_lod, grid_view, stored_band
+from layers.lod import display_level, grid_url, pixel_deg
 
 SCREENS = {"1920×1080": (1920, 1080), "1280×720": (1280, 720)}
 ZOOMS = range(8, 17)
@@ -107,9 +107,7 @@ def bench_views(engine, n: int = 200, seed: int = 7) -> list[ViewRow]:
                     feats.append(nf)
                     verts.append(nv)
                     levels.add(level)
-                    band = min(max(z, min(BANDS)), max(BANDS))
-                    while band not in bands_for_level(level):
-                        band += 1 if band < min(bands_for_level(level)) else -1
+                    band = stored_band(z, level)
                     t0 = time.perf_counter()
                     conn.execute(
                         _FLOOR,

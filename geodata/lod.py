@@ -166,7 +166,8 @@ def selected_level(conn: Connection, *, scope_path: str, code: str | None) -> in
     return None if sel is None else sel[0]
 
 
-def _band(zoom: int, level: int) -> int:
+def stored_band(zoom: int, level: int) -> int:
+    """The stored band used to draw ``level`` at ``zoom`` (the nearest one held for it)."""
     band = min(max(int(zoom), min(BANDS)), max(BANDS))
     stored = bands_for_level(level)
     return min(stored, key=lambda b: (abs(b - band), -b))
@@ -194,7 +195,7 @@ def grid_view(
     nat = natural_level(zoom)
     # Deeper than the zoom's natural level only inside the selection; context around it.
     inside = sel[1] if sel and level > nat else ""
-    band = _band(zoom, level)
+    band = stored_band(zoom, level)
     spec = BANDS[band]
     minx, miny, maxx, maxy = bbox
     # A viewport is a small indexed query: parallel workers only add start-up latency, and a
@@ -210,7 +211,7 @@ def grid_view(
             "band": band,
             "level": level,
             "inside": inside,
-            "ctx_band": _band(zoom, nat),
+            "ctx_band": stored_band(zoom, nat),
             "ctx_level": nat,
             "minx": minx,
             "miny": miny,
