@@ -129,14 +129,19 @@ def fit_view(
     # Centre of the box, shifted by half the padding difference (Leaflet's paddingOffset).
     cx = (_x(minx) + _x(maxx)) / 2 * world + (padding_br[0] - padding_tl[0]) / 2
     cy = (_y(miny) + _y(maxy)) / 2 * world + (padding_br[1] - padding_tl[1]) / 2
+    view = _view_box(cx, cy, size, world)
+    return zoom, view
+
+
+def _view_box(cx: float, cy: float, size: tuple[float, float], world: float) -> BBox:
+    """The lon/lat box of a ``size`` screen centred on world pixel (cx, cy)."""
     half_w, half_h = size[0] / 2, size[1] / 2
-    view = (
+    return (
         _lon((cx - half_w) / world),
         _lat((cy + half_h) / world),
         _lon((cx + half_w) / world),
         _lat((cy - half_h) / world),
     )
-    return zoom, view
 
 
 def center_view(
@@ -152,11 +157,5 @@ def center_view(
     world = _world_px(zoom)
     cx = _x(float(center[0])) * world + (padding_br[0] - padding_tl[0]) / 2
     cy = _y(float(center[1])) * world + (padding_br[1] - padding_tl[1]) / 2
-    half_w, half_h = size[0] / 2, size[1] / 2
-    view = (
-        _lon((cx - half_w) / world),
-        _lat((cy + half_h) / world),
-        _lon((cx + half_w) / world),
-        _lat((cy - half_h) / world),
-    )
+    view = _view_box(cx, cy, size, world)
     return [_lat(cy / world), _lon(cx / world)], view
