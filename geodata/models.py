@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -304,9 +304,14 @@ class ApiToken(Base):
     __table_args__ = (Index("ix_api_token_worker", "worker_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    worker_id: Mapped[int] = mapped_column(
+    #: The worker a ``worker`` token acts for; NULL for a ``gateway`` token (migration 0004).
+    worker_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
     )
+    #: 'worker' (one phone) or 'gateway' (a relay sending fixes for the workers of a subtree).
+    kind: Mapped[str] = mapped_column(String(8), default="worker")
+    #: A gateway's jurisdiction: it may act for workers whose cell is in this cell's subtree.
+    scope_cell_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     label: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(
@@ -314,3 +319,172 @@ class ApiToken(Base):
     )
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ----------------------------------------------------------------------------- migration 0004
+
+CRS_NAMES = ("wgs84", "gcj02", "bd09")
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+STREAM_KINDS = ("hls", "mp4", "rtsp", "web")
+LIVE_KINDS = ("event", "worker", "camera")
+
+
+class EventPhoto(Base):
+    """A photo attached to an event; the file lives under ``var/photos`` by ``storage_key``."""
+
+    __tablename__ = "event_photo"
+    __table_args__ = (
+        UniqueConstraint("event_id", "sha256", name="uq_event_photo"),
+        CheckConstraint(_in("content_type", PHOTO_TYPES), name="ck_event_photo_type"),
+        CheckConstraint("n_bytes > 0", name="ck_event_photo_bytes"),
+        Index("ix_event_photo_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("event.id", ondelete="CASCADE"))
+    #: sha256 hex of the stored (EXIF-stripped) bytes.
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    n_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="SET NULL")
+    )
+    uploaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Checkin(Base):
+    """An attendance check-in/out and the server's verdict on being inside the assigned cell."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uq_checkin_uuid"),
+        CheckConstraint("kind IN ('in', 'out')", name="ck_checkin_kind"),
+        CheckConstraint("distance_m >= 0 AND tolerance_m >= 0", name="ck_checkin_distance"),
+        CheckConstraint(_in("original_crs", CRS_NAMES), name="ck_checkin_crs"),
+        Index("ix_checkin_worker_at", "worker_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    #: The worker's assigned cell at check-in time.
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    #: Metres from the assigned cell (0 inside).
+    distance_m: Mapped[float] = mapped_column(Float)
+    tolerance_m: Mapped[float] = mapped_column(Float)
+    inside: Mapped[bool] = mapped_column(Boolean)
+    payload_hash: Mapped[str] = mapped_column(Text)
+    original_lon: Mapped[float] = mapped_column(Float)
+    original_lat: Mapped[float] = mapped_column(Float)
+    original_crs: Mapped[str] = mapped_column(String(8))
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Patrol(Base):
+    """A patrol track (WGS-84 line) with its start and end times."""
+
+    __tablename__ = "patrol"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uq_patrol_uuid"),
+        CheckConstraint("ended_at >= started_at", name="ck_patrol_times"),
+        CheckConstraint("n_points >= 2 AND length_m >= 0", name="ck_patrol_points"),
+        Index("ix_patrol_worker_started", "worker_id", "started_at"),
+        Index("ix_patrol_track", "track", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    track = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False), nullable=False)
+    length_m: Mapped[float] = mapped_column(Float)
+    n_points: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    payload_hash: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Visit(Base):
+    """A household visit (走访) tied to a cell, with a note."""
+
+    __tablename__ = "visit"
+    __table_args__ = (
+        UniqueConstraint("uuid", name="uq_visit_uuid"),
+        Index("ix_visit_worker_at", "worker_id", "visited_at"),
+        Index("ix_visit_cell", "cell_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    visited_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    household: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Camera(Base):
+    """A networked video camera (视频资源): location, cell and stream URL."""
+
+    __tablename__ = "camera"
+    __table_args__ = (
+        UniqueConstraint("code", name="uq_camera_code"),
+        CheckConstraint(_in("stream_kind", STREAM_KINDS), name="ck_camera_kind"),
+        Index("ix_camera_location", "location", postgresql_using="gist"),
+        Index("ix_camera_cell", "cell_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    stream_url: Mapped[str] = mapped_column(Text)
+    stream_kind: Mapped[str] = mapped_column(String(8))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    imported_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class LiveChange(Base):
+    """The live change log: one row per changing statement (written by triggers)."""
+
+    __tablename__ = "live_change"
+    __table_args__ = (
+        CheckConstraint(_in("kind", LIVE_KINDS), name="ck_live_change_kind"),
+        Index("ix_live_change_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))

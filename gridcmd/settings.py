@@ -50,6 +50,28 @@ class Settings(BaseSettings):
         description="Local MBTiles file served at /tiles/{z}/{x}/{y}.<ext> as an offline basemap.",
     )
     demo_seed: int = Field(default=532900, description="Seed of the deterministic demo data.")
+    # -- field data (issue 4)
+    checkin_tolerance_m: float = Field(
+        default=200.0, ge=0, le=10_000,
+        description="A check-in this close (metres) to the assigned cell counts as inside.",
+    )  # fmt: skip
+    photo_max_bytes: int = Field(
+        default=8_000_000, ge=10_000, le=50_000_000,
+        description="Largest accepted photo upload (bytes).",
+    )  # fmt: skip
+    stale_after_s: int = Field(
+        default=900, ge=30, le=86_400,
+        description="An on-duty worker with no fix for longer than this is shown as stale.",
+    )  # fmt: skip
+    live_poll_ms: int = Field(
+        default=1000, ge=250, le=30_000,
+        description="How often an open dashboard asks for live changes (milliseconds).",
+    )  # fmt: skip
+
+    @property
+    def photo_dir(self) -> Path:
+        """Where uploaded photos are stored (content-addressed by sha256)."""
+        return self.var_dir / "photos"
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,8 @@ import datetime as dt
 import os
 import uuid
 
+import hypothesis  # noqa: F401  (imported early; see the note below)
+import hypothesis.internal.observability  # noqa: F401
 import pytest
 from sqlalchemy import text
 
@@ -20,6 +22,10 @@ from geodata.demo.grid import build_grid
 from geodata.demo.load import seed_demo
 from geodata.lod import build_lod
 from gridcmd.settings import Settings
+
+# hypothesis is imported here, at collection, rather than lazily by its pytest plugin at the
+# terminal summary: CPython 3.11.7 can raise "AST constructor recursion depth mismatch" when
+# pytest's assertion rewriter parses a module late in a session that used threads.
 
 #: Demo scale of the fixture: 12 townships, 36 villages, 146 grids, ~400 micro-grids.
 FIXTURE_SCALE = 0.01
