@@ -30,7 +30,10 @@ import flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from api.cameras import cameras_blueprint
 from api.geo import geo_blueprint
+from api.live import live_blueprint
+from api.media import media_blueprint
 from api.v1 import api_blueprint
 from callbacks import caller_scope, register
 from dashboard import ASSETS_DIR
@@ -136,8 +139,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.extensions["gridcmd.engine"] = engine
     server.register_blueprint(_geo_blueprint(engine))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
+    server.register_blueprint(cameras_blueprint(engine, caller_scope))
     server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
     server.register_blueprint(api_blueprint(engine, settings))
+    server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
+    server.register_blueprint(live_blueprint(engine, caller_scope, settings))
     server.register_error_handler(DBAPIError, _db_error_handler)
 
     app = dash.Dash(
@@ -145,6 +151,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         server=server,
         serve_locally=True,
         assets_folder=str(ASSETS_DIR),
+        assets_ignore=r"^hls\.min\.js$",  # 600 kB: cameras.js loads it on demand
         title=STRINGS["title"],
         update_title=None,
     )
@@ -154,6 +161,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         county_url=app.get_relative_path("/geo/cells.geojson") + "?level=2",
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
+        live_poll_ms=settings.live_poll_ms,
+        stale_after_s=settings.stale_after_s,
+        live_checked=settings.live_on_start,
     )
     register(app, engine, settings)
     return app

@@ -36,6 +36,8 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, POINT_IN_CELL_JS
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MARK_START = "<!-- bench.browser_clicks:start -->"
 MARK_END = "<!-- bench.browser_clicks:end -->"
+LIVE_START = "<!-- bench.browser_clicks_live:start -->"
+LIVE_END = "<!-- bench.browser_clicks_live:end -->"
 TARGET_P95_MS = 700
 TARGET_POLYGONS = 3000
 TARGET_VERTICES = 150_000
@@ -192,6 +194,34 @@ def run_sweep(page, rng: random.Random, per_zoom: int) -> list[dict[str, Any]]:
     return out
 
 
+LIVE_STATE_JS = """() => { const s = window.gridcmdLive.state;
+    return {events: s.events, workers: s.workers, polls: s.polls, updates: s.updates,
+            errors: s.errors}; }"""
+
+
+def _start_live(page):
+    """Overlays on (and the fleet moving when DATABASE_URL is set): the worst case for clicks."""
+    import os
+
+    page.hover(".leaflet-control-layers")
+    for name in ("事件", "网格员"):
+        page.locator(".leaflet-control-layers-overlays label", has_text=name).locator(
+            "input"
+        ).check()
+    page.mouse.move(5, 400)
+    page.wait_for_function(
+        "() => window.gridcmdLive.state.shownWorkers.length > 0", timeout=60_000
+    )
+    if not os.environ.get("DATABASE_URL"):
+        return None
+    from bench.live import Mover
+    from geodata.db import make_engine
+
+    mover = Mover(make_engine(os.environ["DATABASE_URL"]), 10, 3600)
+    mover.start()
+    return mover
+
+
 def environment(browser) -> dict[str, str]:
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -211,12 +241,17 @@ def report(
     max_poly = max(v["features"] for v in views)
     max_vert = max(v["vertices"] for v in views)
     p95 = pct(done, 95)
+    start, end = (LIVE_START, LIVE_END) if args.live else (MARK_START, MARK_END)
+    title = "## Browser: click on a cell → children drawn and side panel filled"
+    if args.live:
+        title += ", live layers on"
     lines = [
-        MARK_START,
-        "## Browser: click on a cell → children drawn and side panel filled",
+        start,
+        title,
         "",
         f"`python -m bench.browser_clicks --url {args.url} --clicks {args.clicks} "
-        f"--size {args.size} --seed {args.seed}` — {env['date']}; {env['browser']}; "
+        f"--size {args.size} --seed {args.seed}{' --live' if args.live else ''}` — "
+        f"{env['date']}; {env['browser']}; "
         f"{env['machine']}. Times from the click event to the first draw of the selection's "
         "children on the canvas and to the selected code appearing in the side panel "
         "(both measured in the page); the fly animation continues after that.",
@@ -263,16 +298,24 @@ def report(
             at = [s for s in sweep if s["zoom"] == zoom]
             lines.append(f"| {zoom} | {len(at)} | {max(s['features'] for s in at):,} | "
                          f"{max(s['vertices'] for s in at):,} |")  # fmt: skip
-    lines.append(MARK_END)
+    if args.live:
+        lines += [
+            "",
+            f"Live layers on during the clicks (events and workers overlays, clustered): "
+            f"{env['live']}; fleet moved by SQL: {env.get('moved', 'no')} workers per second.",
+        ]
+    lines.append(end)
     return "\n".join(lines)
 
 
 def write_section(path: Path, section: str) -> None:
     """Replace the marked section of ``path`` (or append it)."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
+    start = section.splitlines()[0]
+    end = start.replace(":start", ":end")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
@@ -288,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=int, default=8, help="random views per zoom (0: none)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument(
+        "--live", action="store_true",
+        help="switch the events and workers overlays on first; with DATABASE_URL set, also "
+        "move the fleet (1/10 of the workers per second) while clicking",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if args.clicks < 1:
         ap.error("--clicks must be positive")
@@ -307,11 +355,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         # steady state: every lazy bundle (geobuf decoder, Plotly for the panel) loaded
         page.wait_for_load_state("networkidle")
+        mover = _start_live(page) if args.live else None
         print(f"{args.clicks} clicks at {args.size} on {args.url}")
         failures: list[dict[str, Any]] = []
         clicks = run_clicks(page, rng, args.clicks, failures)
         sweep = run_sweep(page, rng, args.sweep) if args.sweep else []
         env = environment(browser)
+        if args.live:
+            env["live"] = page.evaluate(LIVE_STATE_JS)
+        if mover is not None:
+            mover.stop.set()
+            mover.join()
+            env["moved"] = f"{sum(mover.moved) / max(1, len(mover.moved)):,.0f}"
         browser.close()
     section = report(args, env, clicks, sweep, failures)
     print()

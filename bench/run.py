@@ -645,6 +645,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--points", type=int, default=2000, help="random points (default 2000)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results Markdown file")
     p.add_argument("--views", type=int, default=200, help="viewports per zoom (default 200)")
+    p.add_argument("--api", action="store_true", help="also the mobile-API ingest section "
+                   "(bench/api.py: gunicorn -w 2 on the same scratch database)")  # fmt: skip
     a = p.parse_args(argv)
     if not 0 < a.scale <= 1:
         p.error("--scale must be in (0, 1]")
@@ -676,6 +678,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         views_md = render_views(
             lod_s, lod_rows, views, args.views, {g.level: g.gzip_bytes / MB for g in geo}
         )
+        if args.api:  # the API section (its own markers) on the same seeded database
+            from bench.api import api_section
+            from bench.api import parse_args as api_args
+
+            views_md += "\n\n" + api_section(engine, where, api_args([]),
+                                              "python -m bench.run --api")  # fmt: skip
 
     import shapely
 

@@ -22,8 +22,12 @@ def caller_scope() -> str:
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register every callback of the dashboard on ``app`` (one module per noun)."""
+    from callbacks import cameras as camera_callbacks
+    from callbacks import live as live_callbacks
     from callbacks import map as map_callbacks
     from callbacks import panel as panel_callbacks
 
     map_callbacks.register(app, engine, settings)
     panel_callbacks.register(app, engine, settings)
+    live_callbacks.register(app, engine, settings)
+    camera_callbacks.register(app, engine, settings)

@@ -23,7 +23,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids
+from dashboard.cameras import camera_overlay_for, camera_panel
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
+from dashboard.live import live_controls, live_layers
 from dashboard.panel import language_switch, metric_selector, panel_container
 from dashboard.search import search_box
 from dashboard.tiles import registered_mbtiles
@@ -121,6 +123,9 @@ def page(
     basemap_attribution: str = "",
     mbtiles: Mapping[str, Any] | None = None,
     db_error: bool = False,
+    live_checked: bool = False,
+    live_poll_ms: int = 1000,
+    stale_after_s: int = 900,
 ) -> html.Div:
     """The whole page for the jurisdiction ``root`` (``{code, name, level, bbox}`` of the
     caller's scope root, or None when unknown). Fully offline unless a basemap is chosen in
@@ -131,6 +136,7 @@ def page(
     zoom, view_bbox = fit_view(bbox, NOMINAL_SCREEN, zoom_snap=ZOOM_SNAP, max_zoom=MAX_ZOOM)
     center = [(view_bbox[1] + view_bbox[3]) / 2, (view_bbox[0] + view_bbox[2]) / 2]
     grid = grid_layer(None, default_hideout(), id=ids.GRID_LAYER)
+    live_events, live_workers = live_layers(lang)
     control = layers_control(
         grid,
         names={
@@ -150,7 +156,11 @@ def page(
         mbtiles=mbtiles,
         mbtiles_id=ids.BASEMAP_MBTILES,
         id=ids.LAYERS_CONTROL,
+        events=live_events,
+        workers=live_workers,
+        live_checked=live_checked,
     )
+    control.children.append(camera_overlay_for(lang))  # off by default (dashboard/cameras.py)
     the_map = dl.Map(
         [
             control,
@@ -212,6 +222,8 @@ def page(
         ),
         html.Div(id=ids.MESSAGE, className="gc-message", role="alert"),
         parts["panel"],
+        *live_controls(lang, poll_ms=live_poll_ms, stale_after_s=stale_after_s),
+        camera_panel(lang),
         html.Div(
             [
                 legend(
@@ -255,6 +267,9 @@ def make_serve_layout(
     basemap_url: str | None = None,
     basemap_attribution: str = "",
     county_url: str | None = None,
+    live_poll_ms: int = 1000,
+    stale_after_s: int = 900,
+    live_checked: bool = False,
 ) -> Callable[[], html.Div]:
     """The layout callable for ``app.layout``: on each page load, read the root cell of
     ``scope()`` (the caller's jurisdiction path, derived server-side) and build :func:`page`
@@ -281,6 +296,9 @@ def make_serve_layout(
             basemap_attribution=basemap_attribution,
             mbtiles=mbtiles,
             db_error=db_error,
+            live_checked=live_checked,
+            live_poll_ms=live_poll_ms,
+            stale_after_s=stale_after_s,
         )
 
     return serve_layout

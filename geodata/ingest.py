@@ -14,13 +14,13 @@ import json
 import math
 import unicodedata
 import uuid as uuid_mod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geodata.attribution import CHINA_BOUNDS, CoordinateError, attribute_point, validate_lonlat
+from geodata.attribution import CoordinateError, attribute_point, validate_lonlat
 from geodata.crs import to_wgs84
 
 #: A fix more than this far in the future (phone clock skew allowance) is rejected.
@@ -226,156 +226,14 @@ def event_for_worker(conn: Connection, event_uuid: uuid_mod.UUID, worker_id: int
 
 
 # ----------------------------------------------------------------------------- positions
-
-
-@dataclass
-class PositionResult:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-
-    def reject(self, index: int, reason: str, detail: str = "") -> None:
-        self.rejected.append({"index": index, "reason": reason, "detail": detail})
-
-
-def check_fix(lon: float, lat: float, fix_time: dt.datetime, now: dt.datetime) -> tuple[str, str]:
-    """Static checks of one fix: ('', '') when plausible, else (reason, detail)."""
-    if fix_time > now + FUTURE_TOLERANCE:
-        return "future", f"fix_time is more than {FUTURE_TOLERANCE} ahead of the server clock"
-    try:
-        lon, lat = validate_lonlat(lon, lat)
-    except CoordinateError as exc:
-        return "invalid_coordinates", str(exc)
-    if lon == 0 and lat == 0:
-        return "null_island", "(0, 0) is the default of a phone without a fix"
-    x0, y0, x1, y1 = CHINA_BOUNDS
-    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        if x0 <= lat <= x1 and y0 <= lon <= y1:
-            return "outside_china", "outside China: are lon and lat swapped?"
-        return "outside_china", f"({lon}, {lat}) is outside China"
-    return "", ""
-
-
-def ingest_positions(
-    conn: Connection,
-    worker_id: int,
-    fixes: list[tuple[int, dt.datetime, float, float, float | None]],
-    *,
-    now: dt.datetime | None = None,
-    source: str = "gps",
-) -> PositionResult:
-    """Store one worker's GPS fixes ``(index, fix_time, lon, lat, accuracy_m)``; caller commits.
-
-    At-least-once safe: a fix already stored for (worker, fix_time) counts as a duplicate.
-    Rejected per item (the rest is kept): future, (0,0), outside China, and an implied speed
-    above :data:`MAX_SPEED_MS` from the neighbouring stored (or earlier accepted) fix.
-    Out-of-order fixes are stored; ``grid_worker.position``/``last_fix_at`` only move forward.
-    Returns counts; ``rejected`` items carry the caller's ``index``.
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    res = PositionResult()
-    ok: list[tuple[int, dt.datetime, float, float, float | None]] = []
-    for item in fixes:
-        reason, detail = check_fix(item[2], item[3], item[1], now)
-        if reason:
-            res.reject(item[0], reason, detail)
-        else:
-            ok.append(item)
-    if not ok:
-        return res
-
-    # Neighbouring stored fixes (before and after each candidate), one round trip.
-    times = [f[1] for f in ok]
-    neigh = conn.execute(
-        text(
-            """
-            SELECT t.i,
-                   p.fix_time AS p_time, ST_X(p.geom) AS p_lon, ST_Y(p.geom) AS p_lat,
-                   n.fix_time AS n_time, ST_X(n.geom) AS n_lon, ST_Y(n.geom) AS n_lat,
-                   d.fix_time IS NOT NULL AS dup
-            FROM unnest(CAST(:times AS timestamptz[])) WITH ORDINALITY AS t(ts, i)
-            LEFT JOIN LATERAL (SELECT fix_time, geom FROM worker_position
-                WHERE worker_id = :w AND fix_time < t.ts ORDER BY fix_time DESC LIMIT 1) p ON true
-            LEFT JOIN LATERAL (SELECT fix_time, geom FROM worker_position
-                WHERE worker_id = :w AND fix_time > t.ts ORDER BY fix_time LIMIT 1) n ON true
-            LEFT JOIN worker_position d ON d.worker_id = :w AND d.fix_time = t.ts
-            ORDER BY t.i
-            """
-        ),
-        {"times": times, "w": worker_id},
-    ).all()
-
-    def too_fast(a_lon, a_lat, a_t, b_lon, b_lat, b_t) -> float | None:
-        secs = abs((b_t - a_t).total_seconds())
-        speed = haversine_m(a_lon, a_lat, b_lon, b_lat) / secs if secs else 0.0
-        return speed if speed > MAX_SPEED_MS else None
-
-    rows: list[tuple[dt.datetime, float, float, float | None]] = []
-    seen: set[dt.datetime] = set()
-    order = sorted(range(len(ok)), key=lambda k: ok[k][1])
-    last: tuple[dt.datetime, float, float] | None = None  # latest accepted batch fix so far
-    for k in order:
-        idx, t, lon, lat, acc = ok[k]
-        nb = neigh[k]
-        if nb.dup or t in seen:
-            res.duplicates += 1
-            continue
-        prev = (nb.p_time, nb.p_lon, nb.p_lat) if nb.p_time is not None else None
-        if last is not None and (prev is None or last[0] > prev[0]):
-            prev = last
-        speed = None
-        if prev is not None:
-            speed = too_fast(prev[1], prev[2], prev[0], lon, lat, t)
-        if speed is None and nb.n_time is not None:
-            speed = too_fast(lon, lat, t, nb.n_lon, nb.n_lat, nb.n_time)
-        if speed is not None:
-            res.reject(
-                idx,
-                "impossible_speed",
-                f"{speed:.0f} m/s from the neighbouring fix (limit {MAX_SPEED_MS:.0f})",
-            )
-            continue
-        seen.add(t)
-        last = (t, lon, lat)
-        rows.append((t, lon, lat, acc))
-    if not rows:
-        return res
-
-    inserted = conn.execute(
-        text(
-            """
-            INSERT INTO worker_position (worker_id, fix_time, geom, accuracy_m, source)
-            SELECT :w, f.t, ST_SetSRID(ST_MakePoint(f.x, f.y), 4326), f.a, :src
-            FROM unnest(CAST(:ts AS timestamptz[]), CAST(:xs AS float8[]),
-                        CAST(:ys AS float8[]), CAST(:accs AS float8[])) AS f(t, x, y, a)
-            ON CONFLICT (worker_id, fix_time) DO NOTHING
-            RETURNING fix_time
-            """
-        ),
-        {
-            "w": worker_id,
-            "src": source,
-            "ts": [r[0] for r in rows],
-            "xs": [r[1] for r in rows],
-            "ys": [r[2] for r in rows],
-            "accs": [r[3] for r in rows],
-        },
-    ).all()
-    res.accepted = len(inserted)
-    res.duplicates += len(rows) - len(inserted)  # lost a race with a concurrent resend
-    latest = max(rows, key=lambda r: r[0])
-    conn.execute(
-        text(
-            """
-            UPDATE grid_worker SET position = ST_SetSRID(ST_MakePoint(:x, :y), 4326),
-                   last_fix_at = :t
-            WHERE id = :w AND (last_fix_at IS NULL OR last_fix_at < :t)
-            """
-        ),
-        {"w": worker_id, "x": latest[1], "y": latest[2], "t": latest[0]},
-    )
-    return res
-
+# The GPS pipeline (multi-worker, vectorised) lives in geodata.positions; re-exported here so
+# ``from geodata.ingest import ingest_positions`` keeps working.
+from geodata.positions import (  # noqa: E402, F401
+    PositionResult,
+    check_fix,
+    ingest_fleet_positions,
+    ingest_positions,
+)
 
 # ----------------------------------------------------------------------------- worker
 

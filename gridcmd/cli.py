@@ -209,7 +209,33 @@ def seed_demo(
     t.add_column("rows", justify="right")
     for k, v in report.counts.items():
         t.add_row(k, f"{v:,}")
+    from geodata.demo.cameras import load_demo_cameras  # synthetic cameras (geodata/cameras.py)
+
+    with eng.begin() as conn:
+        t.add_row(
+            "camera",
+            f"{load_demo_cameras(conn, seed=s.demo_seed if seed is None else seed).rows:,}",
+        )
     out.print(t)
+    _write_demo_tokens(eng, s.var_dir / "demo_tokens.json")
+
+
+def _write_demo_tokens(eng, path) -> None:
+    """Synthetic demo tokens (one gateway for the prefecture, ~200 on-duty workers) for the
+    simulator, written to ``path`` with mode 0600."""
+    import json
+    import os
+
+    from geodata.tokens import create_demo_tokens
+
+    with eng.begin() as conn:
+        tokens = create_demo_tokens(conn, n_workers=200, scope_code="532900", label="demo")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(tokens, fh, ensure_ascii=False, indent=1)
+    os.chmod(path, 0o600)  # also when the file existed with wider permissions
+    out.print(f"synthetic demo tokens (1 gateway, {len(tokens['workers'])} workers): {path}")
 
 
 # ----------------------------------------------------------------------------- lod
@@ -292,19 +318,48 @@ app.add_typer(token_app, name="token")
 @token_app.command("create")
 @friendly
 def token_create(
-    worker: Annotated[str, typer.Option("--worker", help="The worker's employee number.")],
+    worker: Annotated[
+        str | None, typer.Option("--worker", help="The worker's employee number.")
+    ] = None,
+    gateway: Annotated[
+        bool, typer.Option("--gateway", help="A gateway token (positions of many workers).")
+    ] = False,
+    scope: Annotated[
+        str | None,
+        typer.Option("--scope", help="With --gateway: code of the cell whose subtree it serves."),
+    ] = None,
     label: Annotated[str, typer.Option(help="A note, e.g. the phone's name.")] = "",
 ) -> None:
-    """Create a bearer token for a worker; the token is printed once (only its hash is kept)."""
-    from geodata.tokens import create_token, worker_id_for_employee
+    """Create a bearer token for a worker (--worker EMP_NO) or a gateway (--gateway --scope
+    CELLCODE); the token is printed once (only its hash is kept)."""
+    from geodata.tokens import (
+        cell_id_for_code,
+        create_gateway_token,
+        create_token,
+        worker_id_for_employee,
+    )
 
+    if gateway == (worker is not None):
+        _fail("give exactly one of --worker EMP_NO or --gateway --scope CELLCODE", code=2)
+    if gateway and not scope:
+        _fail("--gateway needs --scope CELLCODE (e.g. 532900 for the whole prefecture)", code=2)
+    if scope and not gateway:
+        _fail("--scope is only for --gateway", code=2)
     eng = engine_for(get_settings())
     with eng.begin() as conn:
-        worker_id = worker_id_for_employee(conn, worker)
-        if worker_id is None:
-            _fail(f"no worker with employee number {worker!r}")
-        token_id, token = create_token(conn, worker_id, label)
-    err.print(f"token {token_id} for {worker} (shown once; store it now):", highlight=False)
+        if gateway:
+            cell_id = cell_id_for_code(conn, scope)
+            if cell_id is None:
+                _fail(f"no cell with code {scope!r}")
+            token_id, token = create_gateway_token(conn, cell_id, label)
+            who = f"gateway of {scope}"
+        else:
+            worker_id = worker_id_for_employee(conn, worker)
+            if worker_id is None:
+                _fail(f"no worker with employee number {worker!r}")
+            token_id, token = create_token(conn, worker_id, label)
+            who = worker
+    err.print(f"token {token_id} for {who} (shown once; store it now):", highlight=False)
     out.print(token, highlight=False, soft_wrap=True)
 
 
@@ -321,6 +376,148 @@ def token_revoke(
         if not revoke_token(conn, token_id):
             _fail(f"no active token with id {token_id}")
     out.print(f"token {token_id} revoked")
+
+
+# ----------------------------------------------------------------------------- camera
+
+camera_app = typer.Typer(help="Camera inventory (视频资源): import and list.", no_args_is_help=True)
+app.add_typer(camera_app, name="camera")
+
+
+@camera_app.command("import")
+@friendly
+def camera_import(
+    file: Annotated[
+        typer.FileBinaryRead, typer.Argument(help="CSV: code,name,lon,lat,stream_url[,crs][,kind]")
+    ],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Delete cameras whose code is not in the file.")
+    ] = False,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="Mark the rows as demo data.")
+    ] = False,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Write the valid rows even if others have errors.")
+    ] = False,
+) -> None:
+    """Import cameras from a CSV (UTF-8); all-or-nothing unless --partial, upsert by code."""
+    from rich.markup import escape
+
+    from geodata.cameras import import_cameras_csv
+
+    eng = engine_for(get_settings())
+    with eng.begin() as conn:
+        report = import_cameras_csv(
+            conn, file, replace=replace, synthetic=synthetic, partial=partial
+        )
+    for e in report.errors:  # file text is escaped: "[...]" in a name is not rich markup
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+    if report.errors and not report.written:
+        _fail(f"{len(report.errors)} error(s); nothing was imported")
+    out.print(
+        f"{report.rows:,} camera(s) valid: {report.inserted:,} new, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.deleted:,} deleted",
+        highlight=False,
+    )
+    if report.errors:
+        _fail(f"{len(report.errors)} row(s) skipped")
+
+
+@camera_app.command("demo")
+@friendly
+def camera_demo(
+    seed: Annotated[int | None, typer.Option(help="Random seed (default from settings).")] = None,
+) -> None:
+    """Load the synthetic demo cameras (2-4 per township; also done by `seed demo`)."""
+    from geodata.demo.cameras import load_demo_cameras
+
+    s = get_settings()
+    with engine_for(s).begin() as conn:
+        report = load_demo_cameras(conn, seed=s.demo_seed if seed is None else seed)
+    if report.errors:
+        _fail(f"{len(report.errors)} error(s) in the demo cameras (is the grid seeded?)")
+    out.print(f"{report.rows:,} demo camera(s): {report.inserted:,} new, "
+              f"{report.updated:,} updated, {report.unchanged:,} unchanged")  # fmt: skip
+
+
+@camera_app.command("list")
+@friendly
+def camera_list(
+    limit: Annotated[int, typer.Option(min=0, help="At most this many cameras.")] = 50,
+) -> None:
+    """List cameras (code, name, kind, cell, position) in id order."""
+    from rich.text import Text
+
+    from geodata.cameras import cameras_in_view, count_cameras
+    from geodata.cells import PREFECTURE_PATH
+
+    eng = engine_for(get_settings())
+    with eng.connect() as conn:
+        rows = cameras_in_view(conn, PREFECTURE_PATH, None, limit)
+        total = count_cameras(conn, PREFECTURE_PATH)
+    t = Table(title=f"cameras: {len(rows):,} of {total:,}")
+    for col in ("code", "name", "kind", "cell", "lon", "lat"):
+        t.add_column(col, justify="right" if col in ("lon", "lat") else "left", overflow="fold")
+    for r in rows:
+        cells = (r["code"], r["name"], r["kind"], r["cell_code"], f"{r['lon']:.6f}",
+                 f"{r['lat']:.6f}")  # fmt: skip
+        t.add_row(*(Text(c) for c in cells))  # Text: names are never rich markup
+    out.print(t, highlight=False)
+
+
+# ----------------------------------------------------------------------------- simulate
+
+
+@app.command("simulate")
+@friendly
+def simulate(
+    workers: Annotated[int, typer.Option(min=1, max=100_000, help="On-duty workers.")] = 100,
+    rate: Annotated[
+        float, typer.Option(min=0.1, max=60, help="Fixes per worker per minute (≤ 60).")
+    ] = 6.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds to run (Ctrl-C stops).")] = 60,
+    base_url: Annotated[str, typer.Option(help="The server.")] = "http://127.0.0.1:8050",
+    tokens: Annotated[
+        str | None, typer.Option(help="Tokens file (default var/demo_tokens.json).")
+    ] = None,
+    events_per_min: Annotated[
+        float, typer.Option(min=0, help="Events of the whole fleet per minute.")
+    ] = 6.0,
+    photos_every: Annotated[int, typer.Option(min=0, help="A photo every K events (0: none).")] = 5,
+    seed: Annotated[int | None, typer.Option(help="Random seed (reproducible walks).")] = None,
+) -> None:
+    """Drive the HTTP API like a fleet of phones: positions through the gateway token, events,
+    photos and check-ins with worker tokens (synthetic data, tagged [模拟数据])."""
+    from pathlib import Path
+
+    from gridcmd.simulate import SimConfig, load_tokens, run_simulation, summary_rows
+
+    s = get_settings()
+    path = Path(tokens) if tokens else s.var_dir / "demo_tokens.json"
+    if not path.exists():
+        _fail(f"no tokens file {path}: run `gridcmd seed demo` or pass --tokens FILE")
+    cfg = SimConfig(workers=workers, rate=rate, duration=duration, base_url=base_url,
+                    tokens=path, events_per_min=events_per_min, photos_every=photos_every,
+                    seed=seed)  # fmt: skip
+    eng = engine_for(s)
+    err.print(f"simulating {workers:,} workers at {rate:g} fixes/min against {base_url} "
+              f"for {duration:g} s (Ctrl-C to stop)", highlight=False)  # fmt: skip
+
+    shown = [-1]
+
+    def progress(elapsed, st) -> None:
+        if int(elapsed) // 10 > shown[0]:
+            shown[0] = int(elapsed) // 10
+            err.print(f"  {elapsed:5.0f} s  fixes {st.fixes_accepted:,}/{st.fixes_sent:,}  "
+                      f"events {st.created['events']:,}", highlight=False)  # fmt: skip
+
+    stats = run_simulation(cfg, eng, load_tokens(path), progress=progress)
+    t = Table(title="simulation summary")
+    t.add_column("measure")
+    t.add_column("value")
+    for k, v in summary_rows(stats):
+        t.add_row(k, v)
+    out.print(t)
 
 
 # ----------------------------------------------------------------------------- serve

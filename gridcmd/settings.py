@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default=900, ge=30, le=86_400,
         description="An on-duty worker with no fix for longer than this is shown as stale.",
     )  # fmt: skip
+    live_on_start: bool = Field(
+        default=True,
+        description="Show the live events and workers overlays when a dashboard opens.",
+    )
     live_poll_ms: int = Field(
         default=1000, ge=250, le=30_000,
         description="How often an open dashboard asks for live changes (milliseconds).",

@@ -156,15 +156,18 @@ def layers_control(
     mbtiles: Mapping[str, Any] | None = None,
     mbtiles_id: str | None = None,
     id: str | None = None,
+    events: Sequence[Any] = (),
+    workers: Sequence[Any] = (),
+    live_checked: bool = True,
 ) -> dl.LayersControl:
     """Basemap choice and overlays.
 
     Base layers: "none" (checked: fully offline, the grid on a neutral background), the
     configured raster tiles (``basemap_url``, a ``{z}/{x}/{y}`` template) when set, and the
     local MBTiles when ``mbtiles`` is given (``{"url", "attribution", "minzoom", "maxzoom"}``,
-    served by ``dashboard/tiles.py``). Overlays: ``grid`` and two empty layer groups for events
-    and workers (filled by the live-data callbacks). ``names`` holds the labels: keys
-    ``none, basemap, mbtiles, grid, events, workers``.
+    served by ``dashboard/tiles.py``). Overlays: ``grid``, the live ``events`` and ``workers``
+    layers (layer groups holding the given children; on when ``live_checked``). ``names``
+    holds the labels: keys ``none, basemap, mbtiles, grid, events, workers``.
     """
     base: list[Any] = [
         dl.BaseLayer(dl.LayerGroup(id=none_id), name=names["none"], checked=True),
@@ -195,8 +198,13 @@ def layers_control(
         )
     overlays = [
         dl.Overlay(grid, name=names["grid"], checked=True),
-        dl.Overlay(dl.LayerGroup(id=events_id), name=names["events"], checked=True),
-        dl.Overlay(dl.LayerGroup(id=workers_id), name=names["workers"], checked=True),
+        dl.Overlay(
+            dl.LayerGroup(list(events), id=events_id), name=names["events"], checked=live_checked
+        ),
+        dl.Overlay(
+            dl.LayerGroup(list(workers), id=workers_id), name=names["workers"],
+            checked=live_checked,
+        ),  # fmt: skip
     ]
     kw = {"id": id} if id else {}
     return dl.LayersControl(base + overlays, position="topleft", collapsed=True, **kw)

@@ -96,6 +96,7 @@ def settings(db_url, tmp_path_factory) -> Settings:
         secret_key="test-secret",
         var_dir=tmp_path_factory.mktemp("var"),
         basemap_url=None,
+        live_on_start=False,  # map tests click cells: no live markers in the way
     )
 
 

@@ -4,9 +4,11 @@ Every route needs ``Authorization: Bearer <token>`` (tokens: ``gridcmd token cre
 Errors are JSON ``{error, detail, field?}``:
 
 * 400 malformed JSON or a body that fails the schema (``field`` names the first bad field);
-* 401 missing/unknown/revoked token; 403 acting for another worker;
+* 401 missing/unknown/revoked token; 403 acting for another worker, or a gateway token on any
+  route but ``POST /positions`` (and ``openapi.json``);
 * 404 unknown route or an event outside the caller's scope; 405 wrong method;
-* 409 an event uuid reused with a different body; 413 body over 1 MB or more than 500 fixes;
+* 409 an event uuid reused with a different body; 413 body over 1 MB or more than 500 fixes
+  (gateway tokens: 2 MB and 5,000 fixes);
 * 422 well-formed but unusable (outside the prefecture, swapped lat/lon, future time).
 
 2xx answers are sent only after the transaction committed. Routes and their schemas are listed
@@ -26,15 +28,22 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from api.v1.schemas import MAX_BODY_BYTES, MAX_FIXES, EventIn, FixIn
+from api.v1.schemas import (
+    MAX_BODY_BYTES,
+    MAX_FIXES,
+    MAX_GATEWAY_BODY_BYTES,
+    MAX_GATEWAY_FIXES,
+    EventIn,
+    FixIn,
+)
 from geodata.ingest import (
     IngestError,
     event_for_worker,
     ingest_event,
-    ingest_positions,
     worker_profile,
 )
-from geodata.tokens import worker_for_token
+from geodata.positions import ingest_fleet_positions, resolve_workers
+from geodata.tokens import token_for_request
 from gridcmd.settings import Settings
 
 __all__ = ["PREFIX", "api_blueprint"]
@@ -43,6 +52,13 @@ PREFIX = "/api/v1"
 #: Methods the catch-all answers with a JSON 404/405 (HEAD/OPTIONS are Flask's automatic ones).
 _OTHER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FORBIDDEN_FIX = "403: a token may only send its own worker's fixes"
+#: The only endpoints a gateway token may call (checked by endpoint in ``authenticate``, so
+#: routes added later are closed to gateways by default).
+GATEWAY_ENDPOINTS = frozenset({"api_v1.post_positions", "api_v1.openapi"})
+GATEWAY_ONLY_POSITIONS = "a gateway token may only send positions"
+GATEWAY_NEEDS_WORKER = "worker_id is required with a gateway token"
+GATEWAY_UNKNOWN_WORKER = "no active worker with this worker_id"
+GATEWAY_FORBIDDEN_FIX = "403: the worker is outside the gateway's scope"
 log = logging.getLogger(__name__)
 
 
@@ -106,10 +122,12 @@ def _json(data: Any, status: int = 200) -> flask.Response:
 
 def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blueprint:
     """The ``/api/v1`` blueprint on ``engine`` (``settings`` reserved for tunables)."""
+    from api.v1.field import event_photos, register_field_routes
     from api.v1.openapi import openapi_document
 
     bp = flask.Blueprint("api_v1", __name__, url_prefix=PREFIX)
     fix_adapter = TypeAdapter(FixIn)
+    fixes_adapter = TypeAdapter(list[FixIn])
 
     @bp.before_request
     def authenticate() -> flask.Response | None:
@@ -119,11 +137,18 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
         if scheme.lower() != "bearer" or not token.strip():
             return error_response(401, "unauthorized", "an `Authorization: Bearer <token>` "
                                   "header is required")  # fmt: skip
-        with engine.begin() as conn:
-            worker = worker_for_token(conn, token.strip())
-        if worker is None:
+        # autocommit: a read (and at most once a minute a one-row update) needs no BEGIN/COMMIT
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            caller = token_for_request(conn, token.strip())
+        if caller is None:
             return error_response(401, "unauthorized", "the token is unknown or revoked")
-        flask.g.api_worker = worker
+        if caller.is_gateway:
+            # by endpoint, so every other route (including ones added later) is closed
+            if flask.request.endpoint not in GATEWAY_ENDPOINTS:
+                return error_response(403, "forbidden", GATEWAY_ONLY_POSITIONS)
+            flask.request.max_content_length = MAX_GATEWAY_BODY_BYTES
+        flask.g.api_caller = caller
+        flask.g.api_worker = caller.worker  # None for a gateway
         return None
 
     @bp.errorhandler(ApiError)
@@ -158,6 +183,10 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
 
     @bp.post("/events")
     def post_event() -> flask.Response:
+        if flask.request.mimetype == "multipart/form-data":  # the report plus photos
+            from api.v1.field import post_event_multipart
+
+            return post_event_multipart(engine, settings)
         body = validate(EventIn, read_json())
         data = body.model_dump(mode="json")
         with engine.begin() as conn:
@@ -173,13 +202,28 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
             raise ApiError(404, "not_found", "no such event", "uuid") from None
         with engine.connect() as conn:
             event = event_for_worker(conn, parsed, flask.g.api_worker.id)
+            if event is not None:
+                event["photos"] = event_photos(conn, parsed)
         if event is None:
             raise ApiError(404, "not_found", "no such event", "uuid")
         return _json(event)
 
     @bp.post("/positions")
     def post_positions() -> flask.Response:
-        data = read_json()
+        caller = flask.g.api_caller
+        gateway = caller.is_gateway
+        if gateway:  # larger batches: read with the gateway's body limit
+            if (flask.request.content_length or 0) > MAX_GATEWAY_BODY_BYTES:
+                raise ApiError(413, "too_large",
+                               f"the body is over {MAX_GATEWAY_BODY_BYTES:,} bytes")  # fmt: skip
+            try:
+                data = json.loads(flask.request.get_data(cache=False),
+                                  parse_constant=_reject_constant)  # fmt: skip
+            except (ValueError, RecursionError) as exc:
+                raise ApiError(400, "malformed_json",
+                               f"the body is not valid JSON: {exc}") from None  # fmt: skip
+        else:
+            data = read_json()
         if not isinstance(data, dict) or not isinstance(data.get("fixes"), list):
             raise ApiError(400, "invalid", 'the body must be {"fixes": [...]}', "fixes")
         extra = set(data) - {"fixes"}
@@ -187,25 +231,48 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
             raise ApiError(400, "invalid", f"unexpected field {sorted(extra)[0]!r}",
                            sorted(extra)[0])  # fmt: skip
         items = data["fixes"]
-        if len(items) > MAX_FIXES:
-            raise ApiError(413, "too_large", f"at most {MAX_FIXES} fixes per request",
+        limit = MAX_GATEWAY_FIXES if gateway else MAX_FIXES
+        if len(items) > limit:
+            raise ApiError(413, "too_large", f"at most {limit} fixes per request",
                            "fixes")  # fmt: skip
-        me = flask.g.api_worker
         rejected: list[dict[str, Any]] = []
-        fixes = []
-        for i, item in enumerate(items):
-            try:
-                fix = fix_adapter.validate_python(item)
-            except ValidationError as exc:
-                detail, _field = _first_error(exc)
-                rejected.append({"index": i, "reason": "invalid", "detail": detail})
-                continue
-            if fix.worker_id is not None and fix.worker_id not in (me.employee_no, me.id):
-                rejected.append({"index": i, "reason": "forbidden", "detail": FORBIDDEN_FIX})
-                continue
-            fixes.append((i, fix.fix_time, fix.lon, fix.lat, fix.accuracy))
+        try:  # the whole batch in one call; per item only when something is wrong
+            valid = list(enumerate(fixes_adapter.validate_python(items)))
+        except ValidationError:
+            valid = []
+            for i, item in enumerate(items):
+                try:
+                    valid.append((i, fix_adapter.validate_python(item)))
+                except ValidationError as exc:
+                    detail, _field = _first_error(exc)
+                    rejected.append({"index": i, "reason": "invalid", "detail": detail})
+        fleet = []
         with engine.begin() as conn:
-            res = ingest_positions(conn, me.id, fixes)
+            if gateway:
+                refs = [f.worker_id for _, f in valid if f.worker_id is not None]
+                who = resolve_workers(conn, refs, caller.scope_path) if refs else {}
+                for i, f in valid:
+                    if f.worker_id is None:
+                        rejected.append({"index": i, "reason": "invalid",
+                                         "detail": GATEWAY_NEEDS_WORKER})  # fmt: skip
+                        continue
+                    wid, why = who[f.worker_id]
+                    if why:
+                        detail = GATEWAY_FORBIDDEN_FIX if why == "forbidden" else (
+                            GATEWAY_UNKNOWN_WORKER)  # fmt: skip
+                        rejected.append({"index": i, "reason": why, "detail": detail})
+                        continue
+                    fleet.append((i, wid, f.fix_time, f.lon, f.lat, f.accuracy))
+            else:
+                me = caller.worker
+                for i, f in valid:
+                    if f.worker_id is not None and f.worker_id not in (me.employee_no, me.id):
+                        rejected.append({"index": i, "reason": "forbidden",
+                                         "detail": FORBIDDEN_FIX})  # fmt: skip
+                        continue
+                    fleet.append((i, me.id, f.fix_time, f.lon, f.lat, f.accuracy))
+            res = ingest_fleet_positions(conn, fleet)
+        # committed: only now answer
         rejected = sorted(rejected + res.rejected, key=lambda r: r["index"])
         return _json({"accepted": res.accepted, "duplicates": res.duplicates,
                       "rejected": rejected})  # fmt: skip
@@ -217,6 +284,8 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
         if profile is None:  # pragma: no cover - the token check found the worker
             raise ApiError(404, "not_found", "no such worker")
         return _json(profile)
+
+    register_field_routes(bp, engine, settings)
 
     @bp.get("/openapi.json")
     def openapi() -> flask.Response:

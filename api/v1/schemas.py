@@ -25,8 +25,12 @@ from geodata.crs import CRS_NAMES
 from geodata.ingest import clean_text
 from geodata.models import DIFFICULTIES, EVENT_CATEGORIES, SEVERITIES
 
-#: Most fixes accepted in one ``POST /positions`` (more → 413).
+#: Most fixes accepted in one ``POST /positions`` with a worker token (more → 413).
 MAX_FIXES = 500
+#: Most fixes accepted in one ``POST /positions`` with a gateway token (more → 413).
+MAX_GATEWAY_FIXES = 5_000
+#: Largest ``POST /positions`` body with a gateway token, bytes (5,000 fixes are ~0.7 MB).
+MAX_GATEWAY_BODY_BYTES = 2_000_000
 #: Largest request body, bytes (more → 413).
 MAX_BODY_BYTES = 1_000_000
 
@@ -64,8 +68,9 @@ class EventIn(BaseModel):
 
 
 class FixIn(BaseModel):
-    """One GPS fix (WGS-84). ``worker_id``: the employee number (or numeric id); default the
-    token's worker, and no other is allowed."""
+    """One GPS fix (WGS-84). ``worker_id``: the employee number (string) or numeric id. With a
+    worker token it defaults to the token's worker and no other is allowed; with a gateway
+    token it is required and must be a worker of the gateway's subtree."""
 
     model_config = _STRICT
 
@@ -79,12 +84,17 @@ class FixIn(BaseModel):
 
 
 class PositionsIn(BaseModel):
-    """A batch of up to :data:`MAX_FIXES` fixes (more → 413). The route validates items one by
-    one, so a bad item is rejected alone (``rejected[].reason = "invalid"``)."""
+    """A batch of fixes: up to :data:`MAX_FIXES` with a worker token, up to
+    :data:`MAX_GATEWAY_FIXES` with a gateway token (more → 413). A bad item is rejected alone
+    (``rejected[].reason = "invalid"``), the rest is kept."""
 
     model_config = _STRICT
 
-    fixes: list[FixIn] = Field(max_length=MAX_FIXES)
+    fixes: list[FixIn] = Field(
+        max_length=MAX_GATEWAY_FIXES,
+        description=f"≤ {MAX_FIXES} with a worker token, ≤ {MAX_GATEWAY_FIXES} with a gateway "
+        "token (then every fix needs worker_id)",
+    )
 
 
 class Rejection(BaseModel):

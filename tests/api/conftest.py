@@ -98,3 +98,21 @@ def workers(api_engine) -> tuple[Worker, Worker]:
 @pytest.fixture(scope="session")
 def worker(workers) -> Worker:
     return workers[0]
+
+
+@pytest.fixture(scope="session")
+def small_photo_app(api_engine, tmp_path_factory):
+    """Only the /api/v1 blueprint, with the smallest photo limit (10,000 bytes)."""
+    import flask
+
+    from api.v1 import api_blueprint
+
+    settings = Settings(
+        DATABASE_URL=str(api_engine.url),
+        secret_key="test-secret",
+        var_dir=tmp_path_factory.mktemp("api_small_var"),
+        photo_max_bytes=10_000,
+    )
+    app = flask.Flask("small_photo_app")
+    app.register_blueprint(api_blueprint(api_engine, settings))
+    return app

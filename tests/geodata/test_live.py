@@ -87,7 +87,7 @@ def test_snapshot_is_scoped_to_the_subtree(conn):
             {"p": county},
         ).scalars()
     )
-    assert got == expected and 0 < len(got)
+    assert got == expected and len(got) > 0
     all_workers = conn.execute(text("SELECT count(*) FROM grid_worker")).scalar_one()
     assert len(got) < all_workers
     ev_ids = set(live.decode_ids(snap["events"]["i"]))

@@ -1,0 +1,158 @@
+"""Live-layer pieces of the page: the events/workers/track layers (placed in the layers
+control), the filters panel with patrol playback, the details panel, the poll interval and
+the config store. Pure: language and settings values in, components out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import CATEGORY_MSGIDS, t
+from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES
+from layers.live import event_hideout, events_layer, track_layer, worker_hideout, workers_layer
+
+__all__ = [
+    "RANGES",
+    "STATUS_MSGIDS",
+    "WORKER_STATUS_MSGIDS",
+    "live_controls",
+    "live_layers",
+    "live_names",
+    "playback_controls",
+]
+
+#: Event status → msgid.
+STATUS_MSGIDS: dict[str, str] = {
+    "reported": "Reported",
+    "accepted": "Accepted",
+    "dispatched": "Dispatched",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "verified": "Verified",
+    "closed": "Closed",
+    "rejected": "Rejected",
+    "returned": "Returned",
+    "escalated": "Escalated",
+}
+#: Worker display status → msgid.
+WORKER_STATUS_MSGIDS: dict[str, str] = {
+    "on_duty": "On duty",
+    "off_duty": "Off duty",
+    "stale": "No recent fix",
+}
+#: Time-range choices: hours → msgid (0: everything loaded — open events and the last 30 days).
+RANGES: dict[int, str] = {24: "Last 24 hours", 168: "Last 7 days", 0: "Last 30 days"}
+
+
+def live_names(lang: str) -> dict[str, str]:
+    """Overlay names in the layers control (the clientside tick reads them back)."""
+    return {"events": t("Events", lang), "workers": t("Grid workers", lang)}
+
+
+def live_layers(lang: str) -> tuple[list[Any], list[Any]]:
+    """``(events overlay children, workers overlay children)``."""
+    events = events_layer(
+        event_hideout(
+            category_names={k: t(v, lang) for k, v in CATEGORY_MSGIDS.items()},
+            status_names={k: t(v, lang) for k, v in STATUS_MSGIDS.items()},
+            texts={
+                "overdue": t("Overdue", lang),
+                "reported": t("Reported", lang),
+                "click": t("Click for details", lang),
+            },
+        ),
+        id=ids.LIVE_EVENTS,
+    )
+    workers = workers_layer(
+        worker_hideout(
+            status_names={k: t(v, lang) for k, v in WORKER_STATUS_MSGIDS.items()},
+            texts={
+                "last_fix": t("Last fix", lang),
+                "never": t("No fix yet", lang),
+                "click": t("Click for details and track", lang),
+            },
+        ),
+        id=ids.LIVE_WORKERS,
+    )
+    return [events], [workers, track_layer(id=ids.LIVE_TRACK)]
+
+
+def live_controls(lang: str, *, poll_ms: int, stale_after_s: int, prefix: str = "/") -> list[Any]:
+    """Filters (collapsed), details panel, poll interval (off until an overlay is on) and the
+    config store for ``gridcmdLive.tick``."""
+    filters = html.Details(
+        [
+            html.Summary(t("Live layers", lang)),
+            html.Div(id=ids.LIVE_STATUS_LINE, className="gc-live-status"),
+            html.Label(t("Category", lang), htmlFor=ids.LIVE_CATEGORY),
+            dcc.Dropdown(
+                id=ids.LIVE_CATEGORY,
+                options=[
+                    {"label": t(CATEGORY_MSGIDS[c], lang), "value": c} for c in EVENT_CATEGORIES
+                ],  # fmt: skip
+                multi=True,
+                placeholder=t("All categories", lang),
+            ),
+            html.Label(t("Status", lang), htmlFor=ids.LIVE_STATUS),
+            dcc.Dropdown(
+                id=ids.LIVE_STATUS,
+                options=[{"label": t(STATUS_MSGIDS[s], lang), "value": s} for s in EVENT_STATUSES],
+                multi=True,
+                placeholder=t("All statuses", lang),
+            ),
+            html.Label(t("Time range", lang)),
+            dcc.RadioItems(
+                id=ids.LIVE_RANGE,
+                options=[{"label": t(m, lang), "value": h} for h, m in RANGES.items()],
+                value=0,
+            ),
+            dcc.Checklist(
+                id=ids.LIVE_HEAT,
+                options=[{"label": t("Heatmap of events", lang), "value": "heat"}],
+                value=[],
+            ),
+            playback_controls(lang),
+        ],
+        id=ids.LIVE_FILTERS,
+        className="gc-live-filters",
+    )
+    config = {
+        "snapshot": f"{prefix}live/snapshot",
+        "changes": f"{prefix}live/changes",
+        "stale_ms": stale_after_s * 1000,
+        "names": live_names(lang),
+    }
+    return [
+        filters,
+        html.Div(id=ids.LIVE_DETAIL, className="gc-live-detail", role="dialog"),
+        dcc.Store(id=ids.LIVE_WORKER, data=None),
+        dcc.Interval(id=ids.LIVE_TICK, interval=poll_ms, disabled=True),
+        dcc.Store(id=ids.LIVE_CONFIG, data=config),
+    ]
+
+
+def playback_controls(lang: str) -> html.Div:
+    """Patrol playback: the selected worker (click a worker on the map), the period (local
+    time, datetime-local inputs; default: today), a load button and a slider over the fixes
+    of the loaded track that moves a marker along it."""
+    return html.Div(
+        [
+            html.Strong(t("Patrol playback", lang)),
+            html.Div(t("Click a grid worker on the map", lang), id=ids.LIVE_PLAY_WHO),
+            html.Label(t("From", lang), htmlFor=ids.LIVE_PLAY_FROM),
+            dcc.Input(id=ids.LIVE_PLAY_FROM, type="datetime-local", value=None),
+            html.Label(t("To", lang), htmlFor=ids.LIVE_PLAY_TO),
+            dcc.Input(id=ids.LIVE_PLAY_TO, type="datetime-local", value=None),
+            html.Button(t("Show track", lang), id=ids.LIVE_PLAY_LOAD, n_clicks=0, disabled=True),
+            dcc.Slider(
+                id=ids.LIVE_PLAY_SLIDER, min=0, max=0, step=1, value=0, marks=None,
+                updatemode="drag",
+            ),  # fmt: skip
+            html.Div(id=ids.LIVE_PLAY_TIME, className="gc-live-status"),
+            dcc.Store(id=ids.LIVE_TRACK_DATA, data=None),
+        ],
+        id=ids.LIVE_PLAYBACK,
+        className="gc-live-playback",
+    )
