@@ -19,8 +19,6 @@ Routes besides Dash's own:
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import logging
 from functools import lru_cache
 from typing import Any
@@ -32,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.cameras import cameras_blueprint
 from api.geo import geo_blueprint
+from api.http import cached_body
 from api.live import live_blueprint
 from api.media import media_blueprint
 from api.v1 import api_blueprint
@@ -93,18 +92,9 @@ def _geo_blueprint(engine: Engine) -> flask.Blueprint:
                 simplify_deg=SIMPLIFY_DEG[level],
                 digits=GEOJSON_DIGITS,
             ).encode()
-        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-        headers = {"Cache-Control": GEOJSON_CACHE_CONTROL, "Vary": "Accept-Encoding, Cookie"}
-        if flask.request.if_none_match.contains_weak(etag):
-            resp = flask.Response(status=304, headers=headers)
-            resp.set_etag(etag, weak=True)
-            return resp
-        resp = flask.Response(body, mimetype="application/geo+json", headers=headers)
-        if flask.request.accept_encodings["gzip"]:
-            resp.set_data(gzip.compress(body, compresslevel=6, mtime=0))
-            resp.headers["Content-Encoding"] = "gzip"
-        resp.set_etag(etag, weak=True)  # weak: same ETag for the gzip and identity encodings
-        return resp
+        return cached_body(
+            body, mimetype="application/geo+json", cache_control=GEOJSON_CACHE_CONTROL
+        )
 
     @bp.get("/healthz")
     def healthz() -> tuple[flask.Response, int]:

@@ -10,14 +10,13 @@ a 400 JSON ``{error, detail, field}``.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import math
 from collections.abc import Callable
 
 import flask
 from sqlalchemy.engine import Engine
 
+from api.http import cached_body
 from geodata.cameras import cameras_in_view
 from layers.cameras import cameras_geojson_text
 
@@ -67,17 +66,9 @@ def cameras_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Bluepri
         with engine.connect() as conn:
             rows = cameras_in_view(conn, scope(), bbox, MAX_CAMERAS)
         body = cameras_geojson_text(rows).encode()
-        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
-        headers = {"Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding, Cookie"}
-        if flask.request.if_none_match.contains_weak(etag):
-            resp = flask.Response(status=304, headers=headers)
-            resp.set_etag(etag, weak=True)
-            return resp
-        resp = flask.Response(body, mimetype="application/geo+json", headers=headers)
-        if flask.request.accept_encodings["gzip"]:
-            resp.set_data(gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
-            resp.headers["Content-Encoding"] = "gzip"
-        resp.set_etag(etag, weak=True)  # weak: one tag for the gzip and identity encodings
-        return resp
+        return cached_body(
+            body, mimetype="application/geo+json", cache_control=CACHE_CONTROL,
+            gzip_level=GZIP_LEVEL,
+        )  # fmt: skip
 
     return bp

@@ -207,7 +207,13 @@ def layers_control(
         ),  # fmt: skip
     ]
     kw = {"id": id} if id else {}
-    return dl.LayersControl(base + overlays, position="topleft", collapsed=True, **kw)
+    # The checked overlays given explicitly: dash-leaflet 1.1.3's control filters this list
+    # when a box is toggled and fails on an unset one; callbacks also read it from the start.
+    checked = [names["grid"]] + ([names["events"], names["workers"]] if live_checked else [])
+    return dl.LayersControl(
+        base + overlays, position="topleft", collapsed=True, overlays=checked,
+        baseLayer=names["none"], **kw,
+    )  # fmt: skip
 
 
 def legend(
