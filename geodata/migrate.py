@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -48,3 +49,20 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision(engine: Engine) -> str | None:
     """The newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def split_sql(sql: str) -> list[str]:
+    """A SQL script's statements: split on ``;`` at line ends outside ``$$`` bodies (function
+    bodies keep their semicolons); comment-only lines outside bodies are dropped."""
+    out, buf, in_body = [], [], False
+    for line in sql.splitlines():
+        if line.lstrip().startswith("--") and not in_body:
+            continue
+        buf.append(line)
+        in_body ^= line.count("$$") % 2 == 1
+        if not in_body and line.rstrip().endswith(";"):
+            out.append("\n".join(buf).rstrip().rstrip(";"))
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf))
+    return [s for s in out if re.search(r"\S", s)]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -264,6 +265,20 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # -- migration 0005
+    #: The grid worker a ``grid_worker`` account belongs to.
+    worker_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="SET NULL")
+    )
+    #: Base32 TOTP secret once a second factor is enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: May unmask one resident's personal data (with a reason; audited).
+    can_unmask: Mapped[bool] = mapped_column(Boolean, default=False)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class GridCellLod(Base):
@@ -488,3 +503,151 @@ class LiveChange(Base):
     )
     kind: Mapped[str] = mapped_column(String(8))
     ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+
+
+# ----------------------------------------------------------------------------- migration 0005
+
+SECURITY_KINDS = (
+    "login", "login_failed", "lockout", "logout", "session_expired", "denied", "export",
+    "unmask", "password_change", "account_change", "second_factor", "roster_change",
+)  # fmt: skip
+
+
+class RolePolicy(Base):
+    """Per-role policy set by an admin (a second factor required or not)."""
+
+    __tablename__ = "role_policy"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_role_policy_role"),)
+
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    totp_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class AuthSession(Base):
+    """A server-side login session; the cookie holds a random token, the table its sha256."""
+
+    __tablename__ = "auth_session"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_auth_session_token"),
+        Index("ix_auth_session_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("account.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    second_factor_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(Text)
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class SecurityLog(Base):
+    """Append-only security log (UPDATE/DELETE refused by a trigger)."""
+
+    __tablename__ = "security_log"
+    __table_args__ = (
+        CheckConstraint(_in("kind", SECURITY_KINDS), name="ck_security_log_kind"),
+        Index("ix_security_log_at", "at"),
+        Index("ix_security_log_account", "account_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    account_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("account.id", ondelete="SET NULL")
+    )
+    username: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Resident(Base):
+    """A registered resident (synthetic in the demo); personal data, masked before it leaves."""
+
+    __tablename__ = "resident"
+    __table_args__ = (
+        UniqueConstraint("id_number", name="uq_resident_id_number"),
+        CheckConstraint("gender IN ('M', 'F')", name="ck_resident_gender"),
+        Index("ix_resident_cell", "cell_id"),
+        Index("ix_resident_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_resident_phone", "phone"),
+        Index("ix_resident_household", "household_no"),
+        Index("ix_resident_location", "location", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    #: 18-character resident ID number (GB 11643, with its check digit).
+    id_number: Mapped[str] = mapped_column(String(18))
+    phone: Mapped[str] = mapped_column(String(20))
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    household_no: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(Text, default="")
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WorkerAssignment(Base):
+    """One period of a worker's assignment to a cell (the open one has no ``ended_at``)."""
+
+    __tablename__ = "worker_assignment"
+    __table_args__ = (
+        CheckConstraint(
+            "ended_at IS NULL OR ended_at >= started_at", name="ck_worker_assignment_times"
+        ),
+        Index("ix_worker_assignment_worker", "worker_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("account.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerTraining(Base):
+    """A training session a grid worker attended."""
+
+    __tablename__ = "worker_training"
+    __table_args__ = (
+        CheckConstraint("hours > 0 AND hours <= 24", name="ck_worker_training_hours"),
+        Index("ix_worker_training_worker", "worker_id", "held_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE")
+    )
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(Text)
+    hours: Mapped[float] = mapped_column(Float)
+    recorded_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("account.id", ondelete="SET NULL")
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -5,10 +5,11 @@ Revises: 0003
 Create Date: 2026-11-27
 """
 
-import re
 from pathlib import Path
 
 from alembic import op
+
+from geodata.migrate import split_sql
 
 revision = "0004"
 down_revision = "0003"
@@ -18,24 +19,8 @@ depends_on = None
 DDL = Path(__file__).resolve().parents[2] / "sql" / "0004_field_live.sql"
 
 
-def statements(sql: str) -> list[str]:
-    """Split on ``;`` at line ends outside ``$$`` bodies; drop comment-only chunks."""
-    out, buf, in_body = [], [], False
-    for line in sql.splitlines():
-        if line.lstrip().startswith("--") and not in_body:
-            continue
-        buf.append(line)
-        in_body ^= line.count("$$") % 2 == 1
-        if not in_body and line.rstrip().endswith(";"):
-            out.append("\n".join(buf).rstrip().rstrip(";"))
-            buf = []
-    if "".join(buf).strip():
-        out.append("\n".join(buf))
-    return [s for s in out if re.search(r"\S", s)]
-
-
 def upgrade() -> None:
-    for stmt in statements(DDL.read_text(encoding="utf-8")):
+    for stmt in split_sql(DDL.read_text(encoding="utf-8")):
         op.execute(stmt)
 
 
