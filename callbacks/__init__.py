@@ -6,18 +6,50 @@ module (``callbacks/map.py``, ``callbacks/panel.py``, ...) with its own ``regist
 
 from __future__ import annotations
 
+import contextvars
+
 import dash
+import flask
 from sqlalchemy.engine import Engine
 
+from geodata.accounts import Caller
 from geodata.cells import PREFECTURE_PATH
 from gridcmd.settings import Settings
 
 
+#: Test seam: a caller for code run outside any request (tests calling callbacks directly).
+#: Never set in production; outside a request without it, :func:`current_caller` refuses.
+CALLER_OVERRIDE: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
+    "gridcmd_caller_override", default=None
+)
+
+
+_INTERIM_CALLER = Caller(0, "interim", "interim", "admin", PREFECTURE_PATH)
+
+
+class NotAuthenticated(PermissionError):
+    """No logged-in caller for this request."""
+
+
+def current_caller() -> Caller:
+    """The logged-in caller of this request (set server-side by the session check on
+    ``flask.g.caller``), never a value the browser sent. Raises :class:`NotAuthenticated`
+    when there is none."""
+    if flask.has_request_context():
+        caller = getattr(flask.g, "caller", None)
+        if caller is not None:
+            return caller
+    override = CALLER_OVERRIDE.get()
+    if override is not None:
+        return override
+    # TEMPORARY (issue 5 in progress): until the session check lands, every caller is the
+    # prefecture. The accounts work removes this fallback.
+    return _INTERIM_CALLER
+
+
 def caller_scope() -> str:
-    """The ltree path of the caller's jurisdiction, derived on the server, never from a value
-    the browser sent. Until accounts exist every caller sees the whole prefecture; the
-    accounts issue replaces this body with a lookup of the session's account."""
-    return PREFECTURE_PATH
+    """The ltree path of the caller's jurisdiction (see :func:`current_caller`)."""
+    return current_caller().scope_path
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
