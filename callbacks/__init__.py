@@ -16,7 +16,6 @@ from geodata.accounts import Caller
 from geodata.cells import PREFECTURE_PATH
 from gridcmd.settings import Settings
 
-
 #: Test seam: a caller for code run outside any request (tests calling callbacks directly).
 #: Never set in production; outside a request without it, :func:`current_caller` refuses.
 CALLER_OVERRIDE: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
