@@ -122,10 +122,7 @@ def ingest_event(
     digest = payload_hash(body)
     ev_uuid = uuid_mod.UUID(str(body["uuid"]))
 
-    existing = _event_row(conn, ev_uuid)
-    if existing is not None:
-        return _replay(existing, digest)
-
+    # No look-up first: the INSERT's ON CONFLICT finds replays (rare) in the same round trip.
     if body.get("difficulty") is not None and body["category"] != "dispute":
         raise IngestError(422, "invalid", "difficulty applies to disputes only", "difficulty")
     try:
@@ -147,17 +144,31 @@ def ingest_event(
     if reported_at > now + FUTURE_TOLERANCE:
         raise IngestError(422, "invalid", "reported_at is in the future", "reported_at")
 
-    new_id = conn.execute(
+    # One statement: the event, its first history row, and what the answer needs.
+    row = conn.execute(
         text(
             """
-            INSERT INTO event (uuid, category, subcategory, severity, difficulty, title,
-                description, location, cell_id, status, reporter_id, reported_at, version,
-                synthetic, payload_hash, original_lon, original_lat, original_crs)
-            VALUES (:uuid, :category, :subcategory, :severity, :difficulty, :title,
-                :description, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :cell_id, 'reported',
-                :reporter, :reported_at, 1, false, :hash, :olon, :olat, :ocrs)
-            ON CONFLICT (uuid) DO NOTHING
-            RETURNING id
+            WITH ins AS (
+                INSERT INTO event (uuid, category, subcategory, severity, difficulty, title,
+                    description, location, cell_id, status, reporter_id, reported_at, version,
+                    synthetic, payload_hash, original_lon, original_lat, original_crs)
+                VALUES (:uuid, :category, :subcategory, :severity, :difficulty, :title,
+                    :description, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :cell_id,
+                    'reported', :reporter, :reported_at, 1, false, :hash, :olon, :olat, :ocrs)
+                ON CONFLICT (uuid) DO NOTHING
+                RETURNING *
+            ), act AS (
+                INSERT INTO event_action (event_id, actor_type, actor_id, at, from_status,
+                    to_status, note)
+                SELECT id, :actor_type, :reporter, :now, NULL, 'reported', :note FROM ins
+            )
+            SELECT ins.id, ins.uuid, ins.category, ins.subcategory, ins.severity,
+                   ins.difficulty, ins.title, ins.description, ins.status,
+                   ST_X(ins.location) AS lon, ST_Y(ins.location) AS lat, ins.original_lon,
+                   ins.original_lat, ins.original_crs, ins.reported_at, ins.payload_hash,
+                   ins.reporter_id, ins.assignee_id, :cell_code AS cell_code,
+                   :cell_path AS cell_path
+            FROM ins
             """
         ),
         {
@@ -177,24 +188,16 @@ def ingest_event(
             "olon": body["lon"],
             "olat": body["lat"],
             "ocrs": body.get("crs") or "wgs84",
+            "actor_type": "worker" if worker_id is not None else "system",
+            "now": now,
+            "note": "reported via the mobile API" if worker_id is not None else "reported",
+            "cell_code": attribution.cell.code,
+            "cell_path": ".".join(c.code for c in attribution.chain),
         },
-    ).scalar_one_or_none()
-    if new_id is None:  # a concurrent request with the same uuid committed first
+    ).one_or_none()
+    if row is None:  # the uuid exists: a replay, or a concurrent request committed first
         return _replay(_event_row(conn, ev_uuid), digest)
-    conn.execute(
-        text(
-            "INSERT INTO event_action (event_id, actor_type, actor_id, at, from_status, "
-            "to_status, note) VALUES (:e, :t, :a, :at, NULL, 'reported', :n)"
-        ),
-        {
-            "e": new_id,
-            "t": "worker" if worker_id is not None else "system",
-            "a": worker_id,
-            "at": now,
-            "n": "reported via the mobile API" if worker_id is not None else "reported",
-        },
-    )
-    return EventResult(True, event_dict(_event_row(conn, ev_uuid)))
+    return EventResult(True, event_dict(row))
 
 
 def _replay(row: Any, digest: str) -> EventResult:
