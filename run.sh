@@ -186,6 +186,20 @@ case "$mode" in
         .venv/bin/gridcmd db migrate
         say "seeding the demo data (if the database is empty)"
         .venv/bin/gridcmd seed demo --if-empty
+        if [ "${GRIDCMD_DEMO_SIMULATE:-1}" != "0" ] && [ -f var/demo_tokens.json ]; then
+            # Live demo data: synthetic phones drive the real API once the server answers
+            # (GRIDCMD_DEMO_SIMULATE=0 turns this off). Log: var/simulate.log.
+            say "starting the field simulator in the background (var/simulate.log)"
+            (
+                for _ in $(seq 1 120); do
+                    .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+                        "http://${GRIDCMD_HOST:-127.0.0.1}:${GRIDCMD_PORT:-8050}/healthz" 2>/dev/null && break
+                    sleep 1
+                done
+                exec .venv/bin/gridcmd simulate --workers 300 --rate 6 --duration 86400 \
+                    --base-url "http://${GRIDCMD_HOST:-127.0.0.1}:${GRIDCMD_PORT:-8050}"
+            ) > var/simulate.log 2>&1 &
+        fi
         say "starting the web server (gridcmd serve; default http://127.0.0.1:8050)"
         exec .venv/bin/gridcmd serve
         ;;
