@@ -28,13 +28,15 @@ import flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from api.auth import install_auth
 from api.cameras import cameras_blueprint
 from api.geo import geo_blueprint
+from api.households import households_blueprint
 from api.http import cached_body
 from api.live import live_blueprint
 from api.media import media_blueprint
 from api.v1 import api_blueprint
-from callbacks import caller_scope, register
+from callbacks import NotAuthenticated, caller_scope, register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
 from dashboard.tiles import tiles_blueprint
@@ -116,6 +118,16 @@ def _db_error_handler(exc: DBAPIError) -> flask.Response:
     )
 
 
+def _layout_scope() -> str:
+    """The caller's scope for the page layout. Dash also builds the layout outside any
+    signed-in request (at start-up and in its first-request set-up), only to validate
+    component ids; that copy gets a path that matches no cell, so it holds no data."""
+    try:
+        return caller_scope()
+    except NotAuthenticated:
+        return "0"
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
     """Build the Dash app (and its Flask server) from ``settings`` (default: environment).
 
@@ -127,9 +139,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server = flask.Flask(__name__)
     server.secret_key = settings.secret_key.get_secret_value()
     server.extensions["gridcmd.engine"] = engine
+    install_auth(server, engine, settings)  # session gate first: login required (api/auth.py)
     server.register_blueprint(_geo_blueprint(engine))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
     server.register_blueprint(cameras_blueprint(engine, caller_scope))
+    server.register_blueprint(households_blueprint(engine, caller_scope))
     server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
     server.register_blueprint(api_blueprint(engine, settings))
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
@@ -147,7 +161,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.layout = make_serve_layout(
         engine,
-        scope=caller_scope,
+        scope=_layout_scope,
         county_url=app.get_relative_path("/geo/cells.geojson") + "?level=2",
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
@@ -156,6 +170,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         live_checked=settings.live_on_start,
     )
     register(app, engine, settings)
+    server.extensions["gridcmd.dash"] = app  # the registry the authorization tests walk
     return app
 
 

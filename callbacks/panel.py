@@ -160,5 +160,10 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.URL, "search"),
         State({"type": ids.LANG_LINK, "lang": ALL}, "id"),
     )
-    def language_links(search: str | None, link_ids: list[dict[str, str]]) -> list[str]:
+    def language_links(search: str | None, link_ids: list[dict[str, str]]) -> Any:
+        # A crafted request may send anything here: only well-formed link ids get hrefs.
+        if not isinstance(link_ids, list) or not all(
+            isinstance(link, dict) and isinstance(link.get("lang"), str) for link in link_ids
+        ):
+            return [no_update] * len(ctx.outputs_list)
         return [with_lang(search, link["lang"]) for link in link_ids]

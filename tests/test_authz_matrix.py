@@ -1,0 +1,433 @@
+"""The authorization matrix, generated from the app's own registry (issue 5, section 6).
+
+Every Flask route and every server-side Dash callback of the running app is listed here with
+a probe: an in-scope and an out-of-scope request. A route or callback without a probe fails
+:func:`test_every_route_and_callback_has_a_probe`, so a new one cannot be forgotten.
+
+Canary records (an event, a grid worker, a camera, a resident) are planted in two counties.
+Each dashboard role, with a jurisdiction of county A, sends every probe; the responses must
+never contain county B's canaries, B's cell codes or B's name — including direct POSTs to
+``/_dash-update-component`` carrying B's ids. Anonymous callers get 401/302 and grid-worker
+accounts 403 everywhere on the dashboard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from geodata import live, migrate
+from geodata.accounts import create_account
+from geodata.db import make_engine
+from geodata.demo.load import seed_demo
+from geodata.lod import build_lod
+from geodata.sessions import create_session
+from gridcmd.settings import Settings
+from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+
+COUNTY_A, COUNTY_B = "532901", "532922"
+DASHBOARD_ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor")
+PASSWORD = "Matrix-Test-2026!"
+COOKIE = "gridcmd_session"
+
+#: Endpoints that need no session (static bundles, sign-in) or have their own bearer auth.
+PUBLIC = {
+    "static",
+    "_dash_assets.static",
+    "geo.healthz",
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+    "/_favicon.ico",
+}
+AUTH_PAGES_PREFIX = "auth_"
+API_PREFIX = "api_v1."
+
+
+@dataclass
+class World:
+    """The matrix database: canaries per county, accounts per role, the app."""
+
+    url: str
+    engine: Any
+    app: Any
+    ids: dict[str, dict[str, Any]] = field(default_factory=dict)  # county → canary ids
+    accounts: dict[str, int] = field(default_factory=dict)  # role → account id
+    names: dict[str, str] = field(default_factory=dict)  # county code → county name
+    bbox: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+
+
+def _plant(conn, county: str) -> dict[str, Any]:
+    """Canary event, worker, camera and resident inside ``county`` (named CANARY-*-county)."""
+    cell = conn.execute(
+        text(
+            "SELECT id, code, ST_X(ST_PointOnSurface(geom)) AS x, "
+            "ST_Y(ST_PointOnSurface(geom)) AS y FROM grid_cell "
+            "WHERE level = 6 AND code LIKE :p ORDER BY code LIMIT 1"
+        ),
+        {"p": county + "%"},
+    ).one()
+    point = "ST_SetSRID(ST_MakePoint(:x, :y), 4326)"
+    params = {"x": cell.x, "y": cell.y, "cell": cell.id}
+    worker = conn.execute(
+        text(
+            f"INSERT INTO grid_worker (employee_no, name, phone, cell_id, duty_status, "
+            f"position, last_fix_at, active, synthetic) VALUES (:emp, :name, '13800000000', "
+            f":cell, 'on_duty', {point}, now(), true, true) RETURNING id"
+        ),
+        {**params, "emp": f"CANARY-{county}", "name": f"CANARY-WKR-{county}"},
+    ).scalar_one()
+    conn.execute(
+        text(
+            "INSERT INTO worker_position (worker_id, fix_time, geom, source) "
+            f"VALUES (:w, now(), {point}, 'gps')"
+        ),
+        {**params, "w": worker},
+    )
+    event = conn.execute(
+        text(
+            f"INSERT INTO event (uuid, category, severity, title, description, location, "
+            f"cell_id, status, reporter_id, reported_at, version, synthetic) VALUES (:u, "
+            f"'dispute', 'high', :t, :t, {point}, :cell, 'reported', :w, now(), 1, true) "
+            "RETURNING id"
+        ),
+        {**params, "u": uuid.uuid4(), "t": f"CANARY-EVT-{county}", "w": worker},
+    ).scalar_one()
+    camera = conn.execute(
+        text(
+            f"INSERT INTO camera (code, name, location, cell_id, stream_url, stream_kind, "
+            f"synthetic) VALUES (:code, :name, {point}, :cell, "
+            "'http://cameras.example.invalid/x.mp4', 'mp4', true) RETURNING id"
+        ),
+        {**params, "code": f"CANARY-{county}", "name": f"CANARY-CAM-{county}"},
+    ).scalar_one()
+    resident = conn.execute(
+        text(
+            f"INSERT INTO resident (name, id_number, phone, gender, birth_date, household_no, "
+            f"address, cell_id, location, synthetic) VALUES (:name, :idn, '13912345678', 'F', "
+            f"'1980-01-01', :hh, :name, :cell, {point}, true) RETURNING id"
+        ),
+        {**params, "name": f"CANARY-RES-{county}", "idn": f"{county}19800101123X",
+         "hh": f"CANARY-HH-{county}"},
+    ).scalar_one()  # fmt: skip
+    return {"cell": cell.code, "event": event, "worker": worker, "camera": camera,
+            "resident": resident, "lon": cell.x, "lat": cell.y}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(make_database, tmp_path_factory) -> World:
+    url = make_database("gridcmd_authz")
+    eng = make_engine(url)
+    migrate.upgrade(eng)
+    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
+    build_lod(eng)
+    from app import create_app
+
+    settings = Settings(
+        DATABASE_URL=url, secret_key="test-secret", basemap_url=None,
+        var_dir=tmp_path_factory.mktemp("authz_var"), live_on_start=True,
+    )  # fmt: skip
+    w = World(url=url, engine=eng, app=create_app(settings, engine=eng).server)
+    with eng.begin() as conn:
+        for county in (COUNTY_A, COUNTY_B):
+            w.ids[county] = _plant(conn, county)
+            row = conn.execute(
+                text(
+                    "SELECT name, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
+                    "FROM grid_cell WHERE code = :c"
+                ),
+                {"c": county},
+            ).one()
+            w.names[county] = row[0]
+            w.bbox[county] = tuple(row[1:])
+        for role in (*DASHBOARD_ROLES, "grid_worker"):
+            w.accounts[role] = create_account(
+                conn, f"matrix_{role}", f"matrix {role}", role, COUNTY_A, PASSWORD,
+                can_unmask=role in ("admin", "commander"),
+                worker_id=w.ids[COUNTY_A]["worker"] if role == "grid_worker" else None,
+            )  # fmt: skip
+    yield w
+    eng.dispose()
+
+
+def _client(world: World, role: str | None):
+    client = world.app.test_client()
+    if role is not None:
+        with world.engine.begin() as conn:
+            token = create_session(
+                conn, world.accounts[role], ip="127.0.0.1", ua="matrix",
+                now=dt.datetime.now(dt.UTC),
+            )  # fmt: skip
+        client.set_cookie(COOKIE, token)
+    return client
+
+
+def _body(resp) -> bytes:
+    data = resp.get_data()
+    if resp.headers.get("Content-Encoding") == "gzip":
+        data = gzip.decompress(data)
+    return data
+
+
+def _forbidden_markers(world: World, county: str) -> list[bytes]:
+    """What must never reach a caller of the other county."""
+    return [
+        f"CANARY-EVT-{county}".encode(), f"CANARY-WKR-{county}".encode(),
+        f"CANARY-CAM-{county}".encode(), f"CANARY-RES-{county}".encode(),
+        f"CANARY-HH-{county}".encode(), f'"{county}'.encode(),
+        json.dumps(world.names[county])[1:-1].encode(), world.names[county].encode(),
+    ]  # fmt: skip
+
+
+def _assert_clean(world: World, body: bytes, where: str) -> None:
+    for marker in _forbidden_markers(world, COUNTY_B):
+        assert marker not in body, f"{where}: leaked {marker!r}"
+
+
+# ----------------------------------------------------------------------------- route probes
+
+
+def _route_probes(world: World, county: str) -> dict[str, list[str]]:
+    """Endpoint → GET URLs aimed at ``county``'s data."""
+    c = world.ids[county]
+    x0, y0, x1, y1 = world.bbox[county]
+    bbox = f"{x0:.4f},{y0:.4f},{x1:.4f},{y1:.4f}"
+    return {
+        "geo.cells": ["/geo/cells.geojson?level=2", "/geo/cells.geojson?level=3"],
+        "geo_grid.grid": [f"/geo/grid.pbf?z=10&bbox={bbox}&sel={county}",
+                          f"/geo/grid.pbf?z=14&bbox={c['lon'] - 0.01:.4f},{c['lat'] - 0.01:.4f},"
+                          f"{c['lon'] + 0.01:.4f},{c['lat'] + 0.01:.4f}"],
+        "geo_grid.cell": [f"/geo/cell/{county}.json", f"/geo/cell/{c['cell']}.json"],
+        "geo_cameras.cameras": ["/geo/cameras.geojson", f"/geo/cameras.geojson?bbox={bbox}"],
+        "geo_households.households": [f"/geo/households.geojson?bbox={bbox}"],
+        "gridcmd_tiles.tile": ["/tiles/8/200/100.png"],
+        "media.photo": [f"/media/photo/{c['event']}"],
+        "live.snapshot": ["/live/snapshot", "/live/snapshot?kinds=workers"],
+        "live.changes": ["/live/changes?cursor=0"],
+        "live.unknown": ["/live/other"],
+        "/_dash-layout": ["/_dash-layout"],
+        "/_dash-dependencies": ["/_dash-dependencies"],
+        "/_reload-hash": ["/_reload-hash"],
+        "/": [f"/?cell={county}"],
+        "/<path:path>": [f"/anything?cell={county}"],
+    }  # fmt: skip
+
+
+def _live_ids(body: bytes) -> tuple[set[int], set[int]]:
+    data = json.loads(body) if body else {}
+    workers = set(live.decode_ids((data.get("workers") or {}).get("i", [])))
+    events = set(live.decode_ids((data.get("events") or {}).get("i", [])))
+    return workers, events
+
+
+# ----------------------------------------------------------------------------- callback probes
+
+
+#: Concrete values of pattern-matching (ALL) ids, by key: the language links' ``lang``.
+PATTERN_VALUES = {"lang": ("zh", "en")}
+
+
+def _expand(ident: Any) -> Any:
+    """A dict id with ``["ALL"]`` wildcards → the list of concrete ids the page has."""
+    if not isinstance(ident, dict):
+        return None
+    wild = [k for k, v in ident.items() if v == ["ALL"]]
+    if not wild:
+        return None
+    (k,) = wild
+    return [{**ident, k: v} for v in PATTERN_VALUES[k]]
+
+
+def _outputs(key: str) -> Any:
+    """The ``outputs`` of a callback-map key (one output or a list)."""
+
+    def one(spec: str) -> Any:
+        ident, prop = spec.rsplit(".", 1)
+        if ident.startswith("{"):
+            ident = json.loads(ident)
+        prop = prop.split("@")[0]
+        many = _expand(ident)
+        if many is not None:
+            return [{"id": i, "property": prop} for i in many]
+        return {"id": ident, "property": prop}
+
+    if key.startswith(".."):
+        return [one(s) for s in key.strip(".").split("...")]
+    return one(key)
+
+
+def _callback_payload(entry: dict, key: str, values: dict[str, Any], trigger: str) -> dict:
+    def item(d):
+        many = _expand(d["id"])
+        if many is not None:
+            return [{"id": i, "property": d["property"], "value": i} for i in many]
+        return {"id": d["id"], "property": d["property"],
+                "value": values.get(f"{d['id']}.{d['property']}")}  # fmt: skip
+
+    return {
+        "output": key,
+        "outputs": _outputs(key),
+        "inputs": [item(d) for d in entry["inputs"]],
+        "state": [item(d) for d in entry.get("state", [])],
+        "changedPropIds": [trigger],
+    }
+
+
+def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dict]]]:
+    """Callback function name → [(triggering prop, values by "id.prop")] aimed at ``county``."""
+    c = world.ids[county]
+    x0, y0, x1, y1 = world.bbox[county]
+    view = {"bounds": [[y0, x0], [y1, x1]], "zoom": 10, "size": [1280, 800]}
+    grid_url = f"/geo/grid.pbf?z=10&bbox={x0:.4f},{y0:.4f},{x1:.4f},{y1:.4f}&sel={county}"
+    click = lambda i: {"type": "Feature", "properties": {"id": i}}  # noqa: E731
+    return {
+        "follow_url": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],
+        "follow_viewport": [("gc-view.data", {"gc-view.data": view,
+                                              "gc-selected.data": county})],
+        "show_cell": [("gc-url.search", {"gc-url.search": f"?cell={county}"}),
+                      ("gc-url.search", {"gc-url.search": f"?cell={c['cell']}"})],
+        "find": [("gc-search-input.value", {"gc-search-input.value": world.names[county]}),
+                 ("gc-search-input.value", {"gc-search-input.value": county})],
+        "colour_grid": [("gc-grid-layer.url", {"gc-metric-select.value": "open_events",
+                                                "gc-grid-layer.url": grid_url})],
+        "language_links": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],
+        "details": [("gc-live-events.clickData", {"gc-live-events.clickData": click(c["event"])}),
+                    ("gc-live-workers.clickData",
+                     {"gc-live-workers.clickData": click(c["worker"])})],
+        "track": [("gc-live-worker.data", {"gc-live-worker.data": c["worker"]})],
+        "show_camera": [("gc-camera-layer.n_clicks", {"gc-camera-layer.n_clicks": 1,
+                                                       "gc-camera-layer.clickData":
+                                                           click(c["camera"])})],
+    }  # fmt: skip
+
+
+def _server_callbacks(dash_app) -> dict[str, tuple[str, dict]]:
+    """Callback function name → (callback-map key, entry), server-side callbacks only."""
+    out = {}
+    for key, entry in dash_app.callback_map.items():
+        fn = entry.get("callback")
+        if fn is None or entry.get("clientside_function") is not None:
+            continue
+        name = getattr(fn, "__wrapped__", fn).__name__
+        out[name] = (key, entry)
+    return out
+
+
+def _dash_app(world: World):
+    return world.app.extensions["gridcmd.dash"]
+
+
+# ----------------------------------------------------------------------------- the tests
+
+
+def test_every_route_and_callback_has_a_probe(world):
+    route_probes = _route_probes(world, COUNTY_B)
+    missing = []
+    for rule in world.app.url_map.iter_rules():
+        ep = rule.endpoint
+        if ep in PUBLIC or ep.startswith(AUTH_PAGES_PREFIX) or ep.startswith(API_PREFIX):
+            continue
+        if ep not in route_probes and ep != "/_dash-update-component":
+            missing.append(f"{ep} {rule.rule}")
+    cb_probes = _callback_probes(world, COUNTY_B)
+    missing += [f"callback {n}" for n in _server_callbacks(_dash_app(world)) if n not in cb_probes]
+    assert missing == [], "add probes to tests/test_authz_matrix.py for: " + ", ".join(missing)
+
+
+@pytest.mark.parametrize("role", DASHBOARD_ROLES)
+def test_routes_never_leak_another_county(world, role):
+    client = _client(world, role)
+    b = world.ids[COUNTY_B]
+    for endpoint, urls in _route_probes(world, COUNTY_B).items():
+        for url in urls:
+            resp = client.get(url, headers={"Accept-Encoding": "gzip"})
+            assert resp.status_code < 500, f"{role} {url}: {resp.status_code}"
+            body = _body(resp)
+            _assert_clean(world, body, f"{role} GET {url}")
+            if endpoint in ("live.snapshot", "live.changes") and resp.status_code == 200:
+                workers, events = _live_ids(body)
+                assert b["worker"] not in workers and b["event"] not in events, url
+            if endpoint in ("geo_grid.cell", "media.photo"):
+                assert resp.status_code == 404, f"{role} {url}: {resp.status_code}"
+    # In scope the same probes find county A's data (the probes are not vacuous).
+    a = world.ids[COUNTY_A]
+    resp = client.get("/live/snapshot")
+    workers, events = _live_ids(_body(resp))
+    assert a["worker"] in workers and a["event"] in events
+    assert client.get(f"/geo/cell/{COUNTY_A}.json").status_code == 200
+    assert b"CANARY-CAM-" + COUNTY_A.encode() in _body(client.get("/geo/cameras.geojson"))
+
+
+@pytest.mark.parametrize("role", DASHBOARD_ROLES)
+def test_callbacks_never_leak_another_county(world, role):
+    client = _client(world, role)
+    callbacks = _server_callbacks(_dash_app(world))
+    seen_a = set()
+    for name, probes in _callback_probes(world, COUNTY_B).items():
+        if name not in callbacks:
+            continue
+        key, entry = callbacks[name]
+        for trigger, values in probes:
+            payload = _callback_payload(entry, key, values, trigger)
+            resp = client.post("/_dash-update-component", json=payload)
+            assert resp.status_code in (200, 204), (
+                f"{role} {name}: {resp.status_code} {resp.get_data()[:300]!r}"
+            )
+            _assert_clean(world, _body(resp), f"{role} callback {name}")
+    # The same callbacks aimed at county A do answer with A's data.
+    for name, probes in _callback_probes(world, COUNTY_A).items():
+        if name not in callbacks:
+            continue
+        key, entry = callbacks[name]
+        for trigger, values in probes:
+            resp = client.post(
+                "/_dash-update-component", json=_callback_payload(entry, key, values, trigger)
+            )
+            body = _body(resp)
+            name_a = world.names[COUNTY_A]
+            if b"CANARY-" in body or any(
+                m in body for m in (name_a.encode(), json.dumps(name_a)[1:-1].encode())
+            ):
+                seen_a.add(name)
+    assert {"show_cell", "details"} <= seen_a, seen_a
+
+
+@pytest.mark.parametrize("who", [None, "grid_worker"])
+def test_no_session_or_worker_account_gets_nothing(world, who):
+    client = _client(world, who)
+    for _endpoint, urls in _route_probes(world, COUNTY_A).items():
+        for url in urls:
+            resp = client.get(url)
+            if who is None:
+                assert resp.status_code in (302, 401), f"anonymous {url}: {resp.status_code}"
+                if resp.status_code == 302:
+                    assert "/login" in resp.headers["Location"]
+            else:
+                assert resp.status_code in (302, 403), f"worker {url}: {resp.status_code}"
+            assert b"CANARY-" not in _body(resp)
+    callbacks = _server_callbacks(_dash_app(world))
+    for name, probes in _callback_probes(world, COUNTY_A).items():
+        if name not in callbacks:
+            continue
+        key, entry = callbacks[name]
+        trigger, values = probes[0]
+        resp = client.post(
+            "/_dash-update-component", json=_callback_payload(entry, key, values, trigger)
+        )
+        assert resp.status_code in (401, 403), f"{who} callback {name}: {resp.status_code}"
+        assert b"CANARY-" not in _body(resp)
+
+
+def test_denials_are_logged(world):
+    client = _client(world, None)
+    client.get("/live/snapshot?probe=denial-log")
+    with world.engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM security_log WHERE kind = 'denied'")
+        ).scalar_one()
+    assert n >= 1
