@@ -25,6 +25,7 @@ from typing import Any
 
 import dash
 import flask
+import werkzeug.exceptions
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -118,6 +119,25 @@ def _db_error_handler(exc: DBAPIError) -> flask.Response:
     )
 
 
+#: What a crafted or malformed callback request raises inside Dash's dispatch.
+_BAD_CALLBACK_REQUEST = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
+def _unexpected_error_handler(exc: Exception) -> flask.Response:
+    """No HTML error page and no traceback to the client. A malformed request to Dash's
+    callback endpoint is the client's error (400); anything else is ours (500, logged)."""
+    if isinstance(exc, werkzeug.exceptions.HTTPException):
+        return exc  # type: ignore[return-value]
+    import dash.exceptions
+
+    bad = isinstance(exc, _BAD_CALLBACK_REQUEST + (dash.exceptions.DashException,))
+    if flask.request.path == "/_dash-update-component" and bad:
+        log.warning("malformed callback request: %s: %s", type(exc).__name__, exc)
+        return _json_error(400, "bad_request", "malformed or unsupported callback request")
+    log.exception("unexpected error in %s %s", flask.request.method, flask.request.path)
+    return _json_error(500, "internal", "unexpected server error")
+
+
 def _layout_scope() -> str:
     """The caller's scope for the page layout. Dash also builds the layout outside any
     signed-in request (at start-up and in its first-request set-up), only to validate
@@ -149,6 +169,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
     server.register_blueprint(live_blueprint(engine, caller_scope, settings))
     server.register_error_handler(DBAPIError, _db_error_handler)
+    server.register_error_handler(Exception, _unexpected_error_handler)
 
     app = dash.Dash(
         __name__,

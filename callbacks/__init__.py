@@ -13,7 +13,6 @@ import flask
 from sqlalchemy.engine import Engine
 
 from geodata.accounts import Caller
-from geodata.cells import PREFECTURE_PATH
 from gridcmd.settings import Settings
 
 #: Test seam: a caller for code run outside any request (tests calling callbacks directly).
@@ -21,9 +20,6 @@ from gridcmd.settings import Settings
 CALLER_OVERRIDE: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
     "gridcmd_caller_override", default=None
 )
-
-
-_INTERIM_CALLER = Caller(0, "interim", "interim", "admin", PREFECTURE_PATH)
 
 
 class NotAuthenticated(PermissionError):
@@ -41,9 +37,7 @@ def current_caller() -> Caller:
     override = CALLER_OVERRIDE.get()
     if override is not None:
         return override
-    # TEMPORARY (issue 5 in progress): until the session check lands, every caller is the
-    # prefecture. The accounts work removes this fallback.
-    return _INTERIM_CALLER
+    raise NotAuthenticated("no logged-in caller")
 
 
 def caller_scope() -> str:
@@ -57,8 +51,12 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     from callbacks import live as live_callbacks
     from callbacks import map as map_callbacks
     from callbacks import panel as panel_callbacks
+    from callbacks import population as population_callbacks
+    from callbacks import roster as roster_callbacks
 
     map_callbacks.register(app, engine, settings)
     panel_callbacks.register(app, engine, settings)
     live_callbacks.register(app, engine, settings)
     camera_callbacks.register(app, engine, settings)
+    population_callbacks.register(app, engine, settings)
+    roster_callbacks.register(app, engine, settings)

@@ -70,3 +70,61 @@ CAMERA_PANEL_BODY = "gc-camera-panel-body"  # name, facts, <video>, stream link 
 CAMERA_CLOSE = "gc-camera-close"  # close button of the player box
 LIVE_PLAY_WHO = "gc-live-play-who"  # name of the worker whose track is shown
 LIVE_TRACK_DATA = "gc-live-track-data"  # dcc.Store: the loaded track {times, coords}
+
+# --- Population lookup (人口信息查询) and household overlay: dashboard/population.py,
+# --- callbacks/population.py, assets/households.js, assets/population.css ---
+POP_OPEN = "gc-pop-open"  # header-side button opening the lookup panel
+POP_PANEL = "gc-pop-panel"  # the lookup panel (prop `hidden`)
+POP_CLOSE = "gc-pop-close"  # its close button
+POP_QUERY = "gc-pop-query"  # dcc.Input: name prefix, ID (full / last 4 / last 6), phone
+POP_SEARCH = "gc-pop-search"  # search button
+POP_STATUS = "gc-pop-status"  # "N matches · page x of y" or a message
+POP_RESULTS = "gc-pop-results"  # the results table (masked values only)
+POP_PAGE = "gc-pop-page"  # dcc.Store {"q", "page"}: the current query and page
+POP_PREV = "gc-pop-prev"  # previous page button
+POP_NEXT = "gc-pop-next"  # next page button
+POP_EXPORT = "gc-pop-export"  # export the current results (CSV, masked)
+POP_DOWNLOAD = "gc-pop-download"  # dcc.Download of the export
+POP_SHOW = "gc-pop-show"  # pattern-id type of each row's "show full" button: {"type", "id"}
+POP_UNMASK = "gc-pop-unmask"  # the reason form (prop `hidden`)
+POP_UNMASK_WHO = "gc-pop-unmask-who"  # whom the form is about (masked)
+POP_UNMASK_TARGET = "gc-pop-unmask-target"  # dcc.Store: the resident id of the form
+POP_REASON = "gc-pop-reason"  # dcc.Input: the reason for unmasking
+POP_UNMASK_GO = "gc-pop-unmask-go"  # confirm button
+POP_UNMASK_CANCEL = "gc-pop-unmask-cancel"  # cancel button
+POP_UNMASK_OUT = "gc-pop-unmask-out"  # the raw values (once) or a refusal message
+HOUSEHOLD_LAYER = "gc-household-layer"  # dl.GeoJSON (clustered), url ← callbacks/population.py
+
+# --- Grid-worker roster (网格员管理): dashboard/roster.py, callbacks/roster.py ---
+ROSTER_OPEN = "gc-roster-open"  # header button: opens the roster panel
+ROSTER_PANEL = "gc-roster-panel"  # the floating panel (prop `hidden`)
+ROSTER_CLOSE = "gc-roster-close"  # its close button
+ROSTER_QUERY = "gc-roster-query"  # dcc.Input: part of a name or employee number
+ROSTER_ACTIVE = "gc-roster-active"  # dcc.RadioItems: active / inactive / all
+ROSTER_IN_CELL = "gc-roster-in-cell"  # dcc.Checklist: only the selected cell (?cell=)
+ROSTER_COUNT = "gc-roster-count"  # "n workers" line
+ROSTER_PICK = "gc-roster-pick"  # dcc.Checklist of the listed workers (value: employee nos)
+ROSTER_SUMMARY = "gc-roster-summary"  # coverage and training summary
+ROSTER_OUTSIDE = "gc-roster-outside"  # workers mostly outside their cell
+ROSTER_DETAIL = "gc-roster-detail"  # history and trainings of the one selected worker
+ROSTER_MESSAGE = "gc-roster-message"  # result of the last action (role=alert)
+ROSTER_REFRESH = "gc-roster-refresh"  # dcc.Store: bumped after each change
+ROSTER_READONLY = "gc-roster-readonly"  # note shown to callers without `roster`
+ROSTER_ADD_NO = "gc-roster-add-no"
+ROSTER_ADD_NAME = "gc-roster-add-name"
+ROSTER_ADD_PHONE = "gc-roster-add-phone"
+ROSTER_ADD_CELL = "gc-roster-add-cell"
+ROSTER_ADD = "gc-roster-add"  # button
+ROSTER_EDIT_NAME = "gc-roster-edit-name"
+ROSTER_EDIT_PHONE = "gc-roster-edit-phone"
+ROSTER_EDIT_DUTY = "gc-roster-edit-duty"
+ROSTER_EDIT = "gc-roster-edit"  # button
+ROSTER_DEACTIVATE = "gc-roster-deactivate"  # button
+ROSTER_REACTIVATE = "gc-roster-reactivate"  # button
+ROSTER_MOVE_CELL = "gc-roster-move-cell"
+ROSTER_MOVE_NOTE = "gc-roster-move-note"
+ROSTER_MOVE = "gc-roster-move"  # button
+ROSTER_TRAIN_DATE = "gc-roster-train-date"
+ROSTER_TRAIN_TITLE = "gc-roster-train-title"
+ROSTER_TRAIN_HOURS = "gc-roster-train-hours"
+ROSTER_TRAIN = "gc-roster-train"  # button

@@ -27,6 +27,8 @@ from dashboard.cameras import camera_overlay_for, camera_panel
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
 from dashboard.live import live_controls, live_layers
 from dashboard.panel import language_switch, metric_selector, panel_container
+from dashboard.population import household_overlay_for, population_button, population_controls
+from dashboard.roster import roster_button, roster_panel
 from dashboard.search import search_box
 from dashboard.tiles import registered_mbtiles
 from geodata.cells import cell_by_code
@@ -64,6 +66,8 @@ METRIC_MSGIDS: dict[str, str] = {
     "overdue": "Overdue events",
     "rate30": "Events per 10,000 residents (30 days)",
     "coverage": "On-duty coverage",
+    "staffing": "Assigned workers (0 / 1 / 2+)",
+    "uncovered": "Grids without a worker",
 }
 
 #: Kept for app.py (page title) and older callers: the Chinese texts of the page.
@@ -161,6 +165,7 @@ def page(
         live_checked=live_checked,
     )
     control.children.append(camera_overlay_for(lang))  # off by default (dashboard/cameras.py)
+    control.children.append(household_overlay_for(lang))  # off (dashboard/population.py)
     the_map = dl.Map(
         [
             control,
@@ -201,6 +206,8 @@ def page(
                 title=t(DEMO_BADGE_HINT, lang),
             ),
             parts["search"],
+            population_button(lang),
+            roster_button(lang),  # 网格员管理 (dashboard/roster.py)
             parts["lang"],
         ],
         id=ids.HEADER,
@@ -224,6 +231,8 @@ def page(
         parts["panel"],
         *live_controls(lang, poll_ms=live_poll_ms, stale_after_s=stale_after_s),
         camera_panel(lang),
+        *population_controls(lang),  # 人口信息查询 (dashboard/population.py)
+        roster_panel(lang),  # 网格员管理 (dashboard/roster.py)
         html.Div(
             [
                 legend(

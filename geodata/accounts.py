@@ -6,9 +6,36 @@ returns field data filters by ``path <@ scope`` (see ``docs/security.md``).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["PERMISSIONS", "Caller", "has_permission"]
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
+
+from geodata.models import ROLES
+from geodata.security_log import log_security
+
+__all__ = [
+    "LOCKOUT_AFTER",
+    "LOCKOUT_FOR",
+    "PERMISSIONS",
+    "AccountError",
+    "AuthFailure",
+    "Caller",
+    "authenticate",
+    "change_password",
+    "check_password_policy",
+    "create_account",
+    "disable",
+    "has_permission",
+    "hash_password",
+    "load_caller",
+    "reset_password",
+    "set_role",
+    "verify_password",
+]
 
 #: What each role may do. ``view``: the map, panels, live layers and tables of the scope;
 #: ``dispatch``: assign/reassign events; ``supervise``: 督办 (flag, chase overdue cases);
@@ -41,6 +68,10 @@ class Caller:
     can_unmask: bool = False
     worker_id: int | None = None
     session_id: int | None = None
+    #: The account must choose a new password before anything else (set by the session check).
+    must_change_password: bool = False
+    #: A second factor is required (role policy or enrolled) and not yet given in this session.
+    needs_second_factor: bool = False
 
     @property
     def scope_code(self) -> str:
@@ -56,3 +87,315 @@ def has_permission(caller: Caller | None, permission: str) -> bool:
     if permission == "unmask":
         return allowed and caller.can_unmask
     return allowed
+
+
+# ----------------------------------------------------------------------------- passwords
+
+#: Consecutive failed logins that lock an account, and for how long.
+LOCKOUT_AFTER = 5
+LOCKOUT_FOR = dt.timedelta(minutes=15)
+PASSWORD_MIN_LENGTH = 10
+
+# argon2id with the library's defaults (RFC 9106 "low memory": t=3, m=64 MiB, p=4); ~0.15 s.
+_HASHER = PasswordHasher()
+#: Verified against for unknown usernames, so they cost about as much time as a known one.
+_DUMMY_HASH = _HASHER.hash("gridcmd-dummy-password-not-used")
+
+
+class AccountError(ValueError):
+    """A refused account operation (unknown user, bad role or cell, weak password ...);
+    ``msgid`` is the translatable text (dashboard.i18n), ``str(exc)`` the English one."""
+
+    def __init__(self, msgid: str, **fmt: object) -> None:
+        self.msgid = msgid
+        self.fmt = fmt
+        super().__init__(msgid.format(**fmt) if fmt else msgid)
+
+
+class AuthFailure(StrEnum):
+    """Why :func:`authenticate` refused (for the security log; the login page shows one
+    generic message for all of them, so a username's existence does not leak)."""
+
+    BAD_CREDENTIALS = "bad_credentials"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash (PHC string) of ``password``."""
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (``None`` never matches, but costs the
+    same time)."""
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_policy(password: str, username: str = "") -> list[str]:
+    """The policy's objections to ``password`` as msgids (empty list = acceptable): at least
+    10 characters, 3 of 4 classes (lower, upper, digit, other), not the username."""
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append("The password must have at least 10 characters.")
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if classes < 3:
+        problems.append(
+            "The password must mix at least 3 of: lower-case, upper-case, digits, symbols."
+        )
+    if username and username.strip().lower() in password.lower():
+        problems.append("The password must not contain the username.")
+    return problems
+
+
+def _require_policy(password: str, username: str) -> None:
+    problems = check_password_policy(password, username)
+    if problems:
+        raise AccountError(problems[0])
+
+
+def _cell_id(conn, code: str) -> int:
+    cell = conn.execute(text("SELECT id FROM grid_cell WHERE code = :c"), {"c": code}).scalar()
+    if cell is None:
+        raise AccountError("No cell with code {code}.", code=code)
+    return cell
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(
+            "Unknown role {role}; one of: {roles}.", role=role, roles=", ".join(ROLES)
+        )
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+def create_account(
+    conn,
+    username: str,
+    display_name: str,
+    role: str,
+    jurisdiction_code: str,
+    password: str,
+    *,
+    can_unmask: bool = False,
+    worker_id: int | None = None,
+    must_change_password: bool = False,
+    synthetic: bool = False,
+) -> int:
+    """Create an account whose jurisdiction is the cell ``jurisdiction_code``; returns its id.
+
+    Raises :class:`AccountError` for a taken username, an unknown role or cell, a weak
+    password, or a ``grid_worker`` account without ``worker_id``."""
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise AccountError("The username must be 1 to 64 characters without spaces.")
+    _check_role(role)
+    if role == "grid_worker" and worker_id is None:
+        raise AccountError("A grid_worker account needs the worker it belongs to.")
+    _require_policy(password, username)
+    cell_id = _cell_id(conn, jurisdiction_code)
+    if conn.execute(
+        text("SELECT 1 FROM account WHERE lower(username) = lower(:u)"), {"u": username}
+    ).first():
+        raise AccountError("The username {username} is taken.", username=username)
+    return conn.execute(
+        text(
+            """
+            INSERT INTO account (username, display_name, role, jurisdiction_cell_id,
+                                 password_hash, active, must_change_password,
+                                 password_changed_at, can_unmask, worker_id, synthetic)
+            VALUES (:u, :d, :r, :c, :h, true, :m, now(), :un, :w, :s)
+            RETURNING id
+            """
+        ),
+        {
+            "u": username, "d": display_name or username, "r": role, "c": cell_id,
+            "h": hash_password(password), "m": must_change_password, "un": can_unmask,
+            "w": worker_id, "s": synthetic,
+        },
+    ).scalar_one()  # fmt: skip
+
+
+_CALLER_SQL = """
+    SELECT a.id, a.username, a.display_name, a.role, ltree2text(c.path) AS scope_path,
+           a.can_unmask, a.worker_id, a.must_change_password
+    FROM account a JOIN grid_cell c ON c.id = a.jurisdiction_cell_id
+"""
+
+
+def _caller(row, session_id: int | None = None, needs_second_factor: bool = False) -> Caller:
+    return Caller(
+        account_id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        scope_path=row.scope_path,
+        can_unmask=row.can_unmask,
+        worker_id=row.worker_id,
+        session_id=session_id,
+        must_change_password=row.must_change_password,
+        needs_second_factor=needs_second_factor,
+    )
+
+
+def load_caller(conn, account_id: int) -> Caller | None:
+    """The :class:`Caller` of an active account, or ``None``."""
+    row = conn.execute(
+        text(_CALLER_SQL + " WHERE a.id = :id AND a.active"), {"id": account_id}
+    ).first()
+    return _caller(row) if row else None
+
+
+def account_id_for(conn, username: str) -> int | None:
+    """The id of the account ``username`` (case-insensitive), or ``None``."""
+    return conn.execute(
+        text("SELECT id FROM account WHERE lower(username) = lower(:u)"), {"u": username.strip()}
+    ).scalar()
+
+
+def _require_account(conn, username: str) -> int:
+    account_id = account_id_for(conn, username)
+    if account_id is None:
+        raise AccountError("No account named {username}.", username=username)
+    return account_id
+
+
+def authenticate(
+    conn, username: str, password: str, *, ip: str | None, now: dt.datetime
+) -> Caller | AuthFailure:
+    """Check a username and password: the :class:`Caller`, or why not (:class:`AuthFailure`).
+
+    Every outcome is written to the security log. :data:`LOCKOUT_AFTER` consecutive failures
+    lock the account for :data:`LOCKOUT_FOR` (a locked account is refused even with the right
+    password). Unknown usernames cost one hash verification like known ones. The caller
+    commits ``conn``."""
+    username = (username or "").strip()[:64]
+    row = conn.execute(
+        text(
+            """
+            SELECT id, password_hash, active, failed_logins, locked_until FROM account
+            WHERE lower(username) = lower(:u) FOR UPDATE
+            """
+        ),
+        {"u": username},
+    ).first()
+    ok = verify_password(row.password_hash if row else None, password or "")
+    if row is None:
+        log_security(conn, "login_failed", username=username, ip=ip, detail="unknown user")
+        return AuthFailure.BAD_CREDENTIALS
+    if row.locked_until is not None and row.locked_until > now:
+        log_security(
+            conn, "login_failed", account_id=row.id, username=username, ip=ip, detail="locked"
+        )
+        return AuthFailure.LOCKED
+    if not ok:
+        failures = row.failed_logins + 1
+        locked = failures >= LOCKOUT_AFTER
+        conn.execute(
+            text("UPDATE account SET failed_logins = :f, locked_until = :l WHERE id = :id"),
+            {"f": 0 if locked else failures, "l": now + LOCKOUT_FOR if locked else None,
+             "id": row.id},
+        )  # fmt: skip
+        log_security(
+            conn, "login_failed", account_id=row.id, username=username, ip=ip,
+            detail=f"wrong password ({failures} in a row)",
+        )  # fmt: skip
+        if locked:
+            log_security(
+                conn, "lockout", account_id=row.id, username=username, ip=ip,
+                detail=f"{LOCKOUT_AFTER} failures: locked until {(now + LOCKOUT_FOR).isoformat()}",
+            )  # fmt: skip
+        return AuthFailure.BAD_CREDENTIALS
+    if not row.active:
+        log_security(
+            conn, "login_failed", account_id=row.id, username=username, ip=ip, detail="disabled"
+        )
+        return AuthFailure.DISABLED
+    conn.execute(
+        text("UPDATE account SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
+        {"id": row.id},
+    )
+    caller = load_caller(conn, row.id)
+    assert caller is not None
+    return caller
+
+
+def change_password(
+    conn, account_id: int, new_password: str, *, now: dt.datetime, must_change: bool = False
+) -> None:
+    """Set a new password (policy checked); ``must_change`` forces a change at next login."""
+    username = conn.execute(
+        text("SELECT username FROM account WHERE id = :id"), {"id": account_id}
+    ).scalar_one()
+    _require_policy(new_password, username)
+    conn.execute(
+        text(
+            """
+            UPDATE account SET password_hash = :h, must_change_password = :m,
+                   password_changed_at = :now, failed_logins = 0, locked_until = NULL
+            WHERE id = :id
+            """
+        ),
+        {"h": hash_password(new_password), "m": must_change, "now": now, "id": account_id},
+    )
+
+
+def reset_password(conn, username: str, *, now: dt.datetime) -> str:
+    """Give ``username`` a random one-time password (returned) that must be changed at the
+    next login; every session of the account is revoked."""
+    import secrets
+
+    from geodata.sessions import revoke_all
+
+    account_id = _require_account(conn, username)
+    # 16 url-safe characters + a fixed tail: always satisfies the policy's classes.
+    temporary = secrets.token_urlsafe(12) + "-Aa1"
+    change_password(conn, account_id, temporary, now=now, must_change=True)
+    revoke_all(conn, account_id, now=now)
+    log_security(conn, "account_change", account_id=account_id, username=username,
+                 detail="password reset")  # fmt: skip
+    return temporary
+
+
+def disable(conn, username: str, *, now: dt.datetime) -> None:
+    """Deactivate ``username`` and end all its sessions."""
+    from geodata.sessions import revoke_all
+
+    account_id = _require_account(conn, username)
+    conn.execute(text("UPDATE account SET active = false WHERE id = :id"), {"id": account_id})
+    revoke_all(conn, account_id, now=now)
+    log_security(conn, "account_change", account_id=account_id, username=username,
+                 detail="disabled")  # fmt: skip
+
+
+def set_role(
+    conn, username: str, role: str, *, jurisdiction_code: str | None = None, now: dt.datetime
+) -> None:
+    """Change the role (and optionally the jurisdiction) of ``username``; its sessions end so
+    the new scope applies at once."""
+    from geodata.sessions import revoke_all
+
+    _check_role(role)
+    account_id = _require_account(conn, username)
+    params = {"r": role, "id": account_id}
+    sql = "UPDATE account SET role = :r"
+    if jurisdiction_code is not None:
+        params["c"] = _cell_id(conn, jurisdiction_code)
+        sql += ", jurisdiction_cell_id = :c"
+    conn.execute(text(sql + " WHERE id = :id"), params)
+    revoke_all(conn, account_id, now=now)
+    where = f" cell {jurisdiction_code}" if jurisdiction_code else ""
+    log_security(conn, "account_change", account_id=account_id, username=username,
+                 detail=f"role {role}{where}")  # fmt: skip

@@ -24,7 +24,7 @@ from layers.lod import display_level, natural_level
 __all__ = ["METRICS", "check_bbox", "metric_values", "view_metric_values"]
 
 #: Map metrics; "none" colours nothing.
-METRICS = ("none", "open", "overdue", "rate30", "coverage")
+METRICS = ("none", "open", "overdue", "rate30", "coverage", "staffing", "uncovered")
 
 # Cells of one level in the view (inside the scope and, when given, inside `:inside`); `akey`
 # is the code of the cell's ancestor at `:akey_level` (the cell itself for event metrics).
@@ -152,6 +152,10 @@ def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
 
 
 def _metric_sql(metric: str, level: int) -> Any:
+    if metric in ("staffing", "uncovered"):  # the roster's coverage (geodata/coverage.py)
+        from geodata.coverage import metric_sql
+
+        return metric_sql(metric, level)
     if metric != "coverage":
         return _METRIC_SQL[metric]
     return _METRIC_SQL[{6: "coverage_l6", 5: "coverage_probe", 4: "coverage_probe"}.get(

@@ -216,8 +216,32 @@ def seed_demo(
             "camera",
             f"{load_demo_cameras(conn, seed=s.demo_seed if seed is None else seed).rows:,}",
         )
+    from geodata.demo.residents import seed_residents  # a sample of residents (人口)
+
+    res = seed_residents(eng, s.demo_seed if seed is None else seed, scale)
+    t.add_row("resident (sample)", f"{res.rows:,}")
+    from geodata.demo.roster import backfill_demo_roster  # assignments, training (模拟)
+
+    with eng.begin() as conn:
+        t.add_row("worker_training", f"{backfill_demo_roster(conn).attendances:,}")
     out.print(t)
     _write_demo_tokens(eng, s.var_dir / "demo_tokens.json")
+    _seed_demo_accounts(eng)
+
+
+def _seed_demo_accounts(eng) -> None:
+    """Synthetic demo accounts, one per level and role (geodata/demo/accounts.py)."""
+    from geodata.demo.accounts import DEMO_PASSWORD, seed_demo_accounts
+
+    with eng.begin() as conn:
+        made = seed_demo_accounts(conn)
+    t = Table(title="demo accounts (模拟数据 / synthetic — DEMO ONLY)")
+    for col in ("username", "role", "cell", "name"):
+        t.add_column(col)
+    for a in made:
+        t.add_row(a.username, a.role, a.cell_code, a.display_name)
+    out.print(t)
+    out.print(f"password of every demo account: {DEMO_PASSWORD}  (DEMO ONLY)", highlight=False)
 
 
 def _write_demo_tokens(eng, path) -> None:

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
         description="How often an open dashboard asks for live changes (milliseconds).",
     )  # fmt: skip
 
+    # -- accounts and sessions (issue 5)
+    session_idle_min: int = Field(
+        default=30, ge=1, le=24 * 60,
+        description="A dashboard session ends after this many minutes without a request.",
+    )  # fmt: skip
+    session_max_h: float = Field(
+        default=12, gt=0, le=24 * 7,
+        description="A dashboard session ends this many hours after login, however active.",
+    )  # fmt: skip
+    trust_proxy: bool = Field(
+        default=False,
+        description="Behind one reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS).",
+    )
+
     @property
     def photo_dir(self) -> Path:
         """Where uploaded photos are stored (content-addressed by sha256)."""

@@ -55,6 +55,8 @@ METRIC_MSGIDS: dict[str, str] = {
     "overdue": "Overdue events",
     "rate30": "Events per 10,000 residents (30 days)",
     "coverage": "On-duty coverage",
+    "staffing": "Assigned workers (0 / 1 / 2+)",
+    "uncovered": "Grids without a worker",
 }
 
 #: Sequential palettes (ColorBrewer). Event metrics: more is worse, light → dark red.
@@ -64,12 +66,20 @@ METRIC_PALETTES: dict[str, tuple[str, ...]] = {
     "overdue": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
     "rate30": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
     "coverage": ("#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"),
+    # Roster (geodata/coverage.py): 0 workers red, 1 pale, 2+ blue; uncovered grids: more
+    # is worse.
+    "staffing": ("#d7191c", "#ffffbf", "#2c7bb6"),
+    "uncovered": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
 }
 NODATA_COLOR = "#d9dde3"
 FILL_OPACITY = 0.72
 #: Fixed coverage classes: < 25 %, 25–50 %, 50–75 %, 75–90 %, >= 90 %.
 COVERAGE_BREAKS = (0.25, 0.5, 0.75, 0.9)
-_FMT = {"none": "", "open": "int", "overdue": "int", "rate30": "rate", "coverage": "pct"}
+#: Fixed staffing classes: 0 (uncovered), 1, 2+ (several).
+STAFFING_BREAKS = (1.0, 2.0)
+_FIXED_BREAKS = {"coverage": COVERAGE_BREAKS, "staffing": STAFFING_BREAKS}
+_FMT = {"none": "", "open": "int", "overdue": "int", "rate30": "rate", "coverage": "pct",
+        "staffing": "int", "uncovered": "int"}  # fmt: skip
 _UNIT_MSGIDS = {"rate30": "per 10k residents"}
 
 
@@ -96,8 +106,8 @@ def class_breaks(values: Sequence[float], metric: str, classes: int = 5) -> list
     positive values (rounded up: whole numbers for counts, two significant digits for rates),
     without duplicates. No positive values → no breaks (one class, the zeros).
     """
-    if metric == "coverage":
-        return list(COVERAGE_BREAKS)
+    if metric in _FIXED_BREAKS:
+        return list(_FIXED_BREAKS[metric])
     if metric not in METRIC_PALETTES:
         return []
     # Distinct values: with many equal small counts, quantiles of the raw values collapse.
@@ -145,7 +155,7 @@ def metric_hideout(
     }
     breaks = class_breaks(list(clean.values()), metric)
     palette = METRIC_PALETTES.get(metric, ())
-    if metric == "coverage":
+    if metric in _FIXED_BREAKS:
         colors = list(palette)
     elif palette:
         # Spread the palette over the classes actually present (light stays "zero").
@@ -196,7 +206,7 @@ def legend_items(hideout: Mapping[str, Any], lang: str = "zh") -> list[tuple[str
         else:
             label = f"{show(lo)}–{show(hi)}"
         rows.append((label, colour))
-    if metric in ("rate30", "coverage"):
+    if metric in ("rate30", "coverage", "staffing"):
         rows.append((t("No value", lang), hideout.get("nodata", NODATA_COLOR)))
     return rows
 

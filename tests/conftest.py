@@ -113,3 +113,101 @@ def conn(engine):
 def demo_grid():
     """The fixture's grid, generated in memory (same seed and scale as the database)."""
     return build_grid(seed=FIXTURE_SEED, scale=FIXTURE_SCALE)
+
+
+# ----------------------------------------------------------------------------- accounts
+# Test accounts (issue 5) in the session database, created once; known passwords.
+
+#: Password of every test account (satisfies the policy).
+TEST_PASSWORD = "Test-Pass-2026!"
+
+#: username → (role, jurisdiction code or None for a township / grid found in the fixture).
+TEST_ACCOUNTS: dict[str, tuple[str, str | None]] = {
+    "t_admin": ("admin", "532900"),
+    "t_commander": ("commander", "532900"),
+    "t_county": ("commander", "532901"),
+    "t_dispatcher": ("dispatcher", None),  # a township of 532901
+    "t_supervisor": ("supervisor", "532901"),
+    "t_auditor": ("auditor", "532900"),
+    "t_worker": ("grid_worker", None),  # the worker's own L5 grid
+}
+
+
+def ensure_accounts(eng, accounts: dict[str, tuple[str, str | None]] = TEST_ACCOUNTS,
+                    password: str = TEST_PASSWORD) -> dict[str, int]:  # fmt: skip
+    """Create the test accounts in ``eng``'s database unless they exist; username → id."""
+    from geodata.accounts import account_id_for, create_account
+
+    ids_: dict[str, int] = {}
+    with eng.begin() as c:
+        township = c.execute(
+            text("SELECT code FROM grid_cell WHERE level = 3 AND code LIKE '532901%' ORDER BY code")
+        ).scalar()
+        worker_id, grid = c.execute(
+            text(
+                "SELECT w.id, c.code FROM grid_worker w JOIN grid_cell c ON c.id = w.cell_id"
+                " WHERE w.active ORDER BY w.id LIMIT 1"
+            )
+        ).one()
+        for username, (role, code) in accounts.items():
+            existing = account_id_for(c, username)
+            if existing is not None:
+                ids_[username] = existing
+                continue
+            if code is None:
+                code = grid if role == "grid_worker" else township
+            ids_[username] = create_account(
+                c, username, f"Test {role}", role, code, password,
+                worker_id=worker_id if role == "grid_worker" else None,
+                can_unmask=role in ("admin", "commander"), synthetic=True,
+            )  # fmt: skip
+    return ids_
+
+
+@pytest.fixture(scope="session")
+def accounts(engine) -> dict[str, int]:
+    """The test accounts of :data:`TEST_ACCOUNTS` in the session database (username → id)."""
+    return ensure_accounts(engine)
+
+
+def login(client, username: str, password: str = TEST_PASSWORD, *, next_path: str = "/"):
+    """Sign a Flask test client in through the login form; returns the POST's response
+    (303 on success, with the session cookie set on ``client``)."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf, "next": next_path},
+    )
+
+
+def session_token(engine, username: str) -> str:
+    """A fresh session token for ``username`` created directly in the database (for browser
+    pages and clients that skip the form)."""
+    from geodata.accounts import account_id_for
+    from geodata.sessions import create_session
+
+    with engine.begin() as c:
+        account_id = account_id_for(c, username)
+        assert account_id is not None, f"no account {username}"
+        return create_session(
+            c, account_id, ip="127.0.0.1", ua="pytest", now=dt.datetime.now(dt.UTC)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _prefecture_caller():
+    """Tests that call callbacks directly (outside a request) act as a prefecture
+    commander; requests always use their own session (``flask.g.caller``)."""
+    from callbacks import CALLER_OVERRIDE
+    from geodata.accounts import Caller
+    from geodata.cells import PREFECTURE_PATH
+
+    token = CALLER_OVERRIDE.set(
+        Caller(0, "test-commander", "Test commander", "commander", PREFECTURE_PATH,
+               can_unmask=True)  # fmt: skip
+    )
+    yield
+    CALLER_OVERRIDE.reset(token)

@@ -12,6 +12,7 @@ import pytest
 from app import create_app
 from dashboard import ids
 from geodata.db import make_engine
+from tests.conftest import login
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Nothing listens on TCP port 1 on localhost: a real, immediately refused connection.
@@ -26,8 +27,11 @@ def _layout(client) -> str:
 
 
 @pytest.fixture
-def client(settings, engine):
-    return create_app(settings, engine).server.test_client()
+def client(settings, engine, accounts):
+    """A test client signed in as the prefecture commander."""
+    c = create_app(settings, engine).server.test_client()
+    assert login(c, "t_commander").status_code == 303
+    return c
 
 
 @pytest.fixture
@@ -107,9 +111,11 @@ def test_page_is_offline_and_labelled(client):
     assert "TileLayer" not in layout  # no basemap unless configured
 
 
-def test_basemap_only_when_configured(settings, engine):
+def test_basemap_only_when_configured(settings, engine, accounts):
     s = settings.model_copy(update={"basemap_url": "/tiles/{z}/{x}/{y}.png"})
-    layout = _layout(create_app(s, engine).server.test_client())
+    c = create_app(s, engine).server.test_client()
+    login(c, "t_commander")
+    layout = _layout(c)
     assert "TileLayer" in layout and "/tiles/{z}/{x}/{y}.png" in layout
 
 
@@ -121,9 +127,29 @@ def test_database_outage_is_503_json_not_a_traceback(dead_client):
     h = dead_client.get("/healthz")
     assert h.status_code == 503
     assert h.json["status"] == "error" and h.json["db"] == "unavailable"
-    assert dead_client.get("/geo/cells.geojson?level=9").status_code == 400  # checked first
+    # The session check needs the database, so it answers first (no route runs unchecked).
+    bad = dead_client.get("/geo/cells.geojson?level=9")
+    assert bad.status_code == 503 and bad.json["error"] == "database_unavailable"
 
 
 def test_page_survives_database_outage(dead_client):
-    assert dead_client.get("/").status_code == 200
-    assert ids.DB_ALERT in _layout(dead_client)
+    # Sessions live in the database: without it nobody can be signed in. The page answers
+    # with a clear 503 notice (not a traceback) and the sign-in page still renders.
+    page = dead_client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503
+    text_ = page.get_data(as_text=True)
+    assert "数据库" in text_ and "Traceback" not in text_
+    assert dead_client.get("/login").status_code == 200
+
+
+def test_layout_shows_the_database_alert_when_a_query_fails(client, monkeypatch):
+    # Signed in, then the layout's own query fails: the page carries the alert, not a 500.
+    from sqlalchemy.exc import OperationalError
+
+    import dashboard.layout
+
+    def broken(*_a, **_k):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(dashboard.layout, "cell_by_code", broken)
+    assert ids.DB_ALERT in _layout(client)

@@ -431,3 +431,15 @@ def test_denials_are_logged(world):
             text("SELECT count(*) FROM security_log WHERE kind = 'denied'")
         ).scalar_one()
     assert n >= 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"output": "nope.children"}, {"output": "gc-panel-body.children", "outputs": 5,
+                                       "inputs": "x"}, [1, 2, 3]],
+)  # fmt: skip
+def test_malformed_callback_requests_are_4xx_json(world, payload):
+    client = _client(world, "commander")
+    resp = client.post("/_dash-update-component", json=payload)
+    assert 400 <= resp.status_code < 500, (resp.status_code, resp.get_data()[:200])
+    assert resp.is_json and "error" in resp.get_json()

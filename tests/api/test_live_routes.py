@@ -20,8 +20,12 @@ def live_app(settings, engine):
 
 
 @pytest.fixture()
-def web(live_app):
-    return live_app.test_client()
+def web(live_app, accounts):
+    from tests.conftest import login
+
+    c = live_app.test_client()
+    assert login(c, "t_commander").status_code == 303
+    return c
 
 
 def test_snapshot_is_gzip_json_with_cursor(web, engine):

@@ -127,8 +127,30 @@ def page_log() -> PageLog:
     return PageLog()
 
 
-def _new_page(browser, log: PageLog, width: int, height: int):
+@pytest.fixture(scope="session")
+def browser_user() -> str:
+    """Who the browser pages are signed in as (a module may override it)."""
+    return "t_commander"
+
+
+@pytest.fixture
+def browser_cookies(live_url, engine, accounts, browser_user) -> list[dict]:
+    """The session cookie that signs pages in (a fresh server-side session per test, created
+    in the database; ``tests/browser/test_login.py`` covers the form itself). A module whose
+    pages use another server overrides this fixture."""
+    from api.auth import SESSION_COOKIE
+    from tests.conftest import session_token
+
+    return [
+        {"name": SESSION_COOKIE, "value": session_token(engine, browser_user), "url": live_url,
+         "httpOnly": True, "sameSite": "Lax"}
+    ]  # fmt: skip
+
+
+def _new_page(browser, log: PageLog, width: int, height: int, cookies: list[dict] = ()):
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    if cookies:
+        context.add_cookies(list(cookies))
     pg = context.new_page()
     pg.on("request", lambda r: log.requests.append(r.url))
     pg.on("pageerror", lambda e: log.errors.append(f"pageerror: {e}"))
@@ -137,10 +159,10 @@ def _new_page(browser, log: PageLog, width: int, height: int):
 
 
 @pytest.fixture
-def page(browser, page_log):
-    """A 1280×800 page; the test fails if the page logged a console error or asked for a
-    non-localhost URL."""
-    context, pg = _new_page(browser, page_log, 1280, 800)
+def page(browser, page_log, browser_cookies):
+    """A 1280×800 page, signed in (:func:`browser_cookies`); the test fails if the page logged
+    a console error or asked for a non-localhost URL."""
+    context, pg = _new_page(browser, page_log, 1280, 800, browser_cookies)
     yield pg
     context.close()
     assert page_log.errors == []
@@ -148,12 +170,12 @@ def page(browser, page_log):
 
 
 @pytest.fixture
-def make_page(browser, page_log):
-    """Factory for pages of other sizes (same checks as :func:`page`)."""
+def make_page(browser, page_log, browser_cookies):
+    """Factory for pages of other sizes, signed in (same checks as :func:`page`)."""
     contexts = []
 
     def make(width: int, height: int):
-        context, pg = _new_page(browser, page_log, width, height)
+        context, pg = _new_page(browser, page_log, width, height, browser_cookies)
         contexts.append(context)
         return pg
 

@@ -100,6 +100,21 @@ def two_instances(live_db, tmp_path_factory):
             p.wait(timeout=15)
 
 
+@pytest.fixture
+def browser_cookies(two_instances, live_db) -> list[dict]:
+    """Pages of this module sign in to instance B's database (overrides the conftest one,
+    which would start the session database's server)."""
+    from api.auth import SESSION_COOKIE
+    from tests.conftest import ensure_accounts, session_token
+
+    _url, eng = live_db
+    ensure_accounts(eng, {"t_commander": ("commander", "532900")})
+    return [
+        {"name": SESSION_COOKIE, "value": session_token(eng, "t_commander"),
+         "url": two_instances[1], "httpOnly": True, "sameSite": "Lax"}
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def reporter(live_db):
     """A worker with a position and a bearer token, and a point inside their grid."""

@@ -299,7 +299,9 @@ def test_metric_values_bad_input(conn):
         }  # fmt: skip
         with pytest.raises(ValueError):
             metric_values(conn, **kwargs)
-    assert set(METRICS) == {"none", "open", "overdue", "rate30", "coverage"}
+    assert set(METRICS) == {
+        "none", "open", "overdue", "rate30", "coverage", "staffing", "uncovered"
+    }
 
 
 def test_view_metric_values_follows_the_display_level(conn, frames):

@@ -120,5 +120,7 @@ def test_format_value():
 
 
 def test_every_metric_has_a_label_and_palette():
-    assert set(METRIC_MSGIDS) == {"none", "open", "overdue", "rate30", "coverage"}
+    assert set(METRIC_MSGIDS) == {
+        "none", "open", "overdue", "rate30", "coverage", "staffing", "uncovered"
+    }
     assert set(METRIC_PALETTES) == set(METRIC_MSGIDS) - {"none"}
