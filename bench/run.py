@@ -16,6 +16,7 @@ import datetime as dt
 import gzip
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -705,9 +706,21 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     }
     report = render(meta, seed, att, geo) + "\n\n" + views_md
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n", encoding="utf-8")
+    args.out.write_text(keep_marked_sections(args.out, report) + "\n", encoding="utf-8")
     log(f"wrote {args.out}")
     return summary(seed, att, geo)
+
+
+_SECTION = re.compile(r"<!-- ([\w.]+):start -->.*?<!-- \1:end -->", re.S)
+
+
+def keep_marked_sections(path: Path, report: str) -> str:
+    """``report`` plus the marked sections (``<!-- name:start/end -->``, written by the other
+    benchmarks: browser clicks, API, live traffic) of the existing file it does not hold."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    have = {m.group(1) for m in _SECTION.finditer(report)}
+    kept = [m.group(0) for m in _SECTION.finditer(old) if m.group(1) not in have]
+    return "\n\n".join([report.rstrip(), *kept])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
