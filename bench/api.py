@@ -43,7 +43,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.run import BenchError, cpu_model, log, md_table, mem_total_gb, one_line, pct
+from bench.run import (
+    BenchError,
+    cli_main,
+    cpu_model,
+    log,
+    md_table,
+    mem_total_gb,
+    pct,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -727,22 +735,7 @@ def api_section(engine, where: str, args: argparse.Namespace, command: str) -> s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        print(run(args, argv))
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as exc:
-        print(f"bench: error: database error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return cli_main(run, argv, parse_args)
 
 
 if __name__ == "__main__":

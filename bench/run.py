@@ -723,13 +723,15 @@ def keep_marked_sections(path: Path, report: str) -> str:
     return "\n\n".join([report.rstrip(), *kept])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def cli_main(run_fn, argv: Sequence[str] | None, parse) -> int:
+    """Run a benchmark's ``run_fn(args, argv)`` and print its summary; failures are one
+    ``bench: error: ...`` line with exit 2 (shared by the benchmark modules)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+    args = parse(argv)
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        print(run(args, argv))
+        print(run_fn(args, argv))
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
@@ -740,6 +742,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli_main(run, argv, parse_args)
 
 
 if __name__ == "__main__":
