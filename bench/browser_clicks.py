@@ -31,6 +31,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.auth import DEMO_PASSWORD, DEMO_USER, login_cookie, playwright_cookie
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, POINT_IN_CELL_JS
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -331,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=int, default=8, help="random views per zoom (0: none)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--user", default=DEMO_USER, help="sign in as (default: demo commander)")
+    ap.add_argument("--password", default=DEMO_PASSWORD, help="its password (demo default)")
     ap.add_argument(
         "--live", action="store_true",
         help="switch the events and workers overlays on first; with DATABASE_URL set, also "
@@ -347,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN"
+        )
+        token = login_cookie(args.url, args.user, args.password)
+        context.add_cookies([playwright_cookie(args.url, token)])
+        page = context.new_page()
         page.add_init_script(INIT_JS)
         page.goto(args.url.rstrip("/") + "/")
         page.wait_for_function(

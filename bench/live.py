@@ -37,6 +37,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
+from bench.auth import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    SESSION_COOKIE,
+    login_cookie,
+    playwright_cookie,
+)
 from geodata.db import make_engine
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -81,9 +88,11 @@ def gunicorn(db_url: str, workers: int = 2):
         proc.wait(timeout=20)
 
 
-def fetch(url: str) -> tuple[int, int, bytes]:
-    """(status, bytes on the wire, decoded body) with gzip accepted."""
-    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+def fetch(url: str, token: str) -> tuple[int, int, bytes]:
+    """(status, bytes on the wire, decoded body) with gzip accepted, signed in (``token``)."""
+    req = urllib.request.Request(
+        url, headers={"Accept-Encoding": "gzip", "Cookie": f"{SESSION_COOKIE}={token}"}
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
         body = gzip.decompress(raw) if resp.headers.get("Content-Encoding") == "gzip" else raw
@@ -144,8 +153,8 @@ def geojson_baseline(engine) -> tuple[int, int]:
     return len(raw), len(gzip.compress(raw, 5))
 
 
-def poll_client(base: str, seconds: float) -> dict[str, Any]:
-    status, wire, body = fetch(base + "/live/snapshot?kinds=workers")
+def poll_client(base: str, seconds: float, token: str) -> dict[str, Any]:
+    status, wire, body = fetch(base + "/live/snapshot?kinds=workers", token)
     snap = json.loads(body)
     cursor = snap["cursor"]
     out: dict[str, Any] = {
@@ -155,7 +164,7 @@ def poll_client(base: str, seconds: float) -> dict[str, Any]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         t0 = time.monotonic()
-        status, wire, body = fetch(f"{base}/live/changes?cursor={cursor}&kinds=workers")
+        status, wire, body = fetch(f"{base}/live/changes?cursor={cursor}&kinds=workers", token)
         out["lat"].append((time.monotonic() - t0) * 1000)
         out["polls"] += 1
         out["wire"] += wire
@@ -173,13 +182,15 @@ def poll_client(base: str, seconds: float) -> dict[str, Any]:
     return out
 
 
-def browser_client(base: str, seconds: float) -> dict[str, Any]:
+def browser_client(base: str, seconds: float, token: str) -> dict[str, Any]:
     """Headless Chromium with the workers overlay on: transfer sizes of its own polls."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        pg = b.new_page(viewport={"width": 1920, "height": 1080})
+        ctx = b.new_context(viewport={"width": 1920, "height": 1080})
+        ctx.add_cookies([playwright_cookie(base, token)])
+        pg = ctx.new_page()
         pg.goto(base + "/")
         pg.wait_for_function("window.gridcmd && window.gridcmd.state && window.gridcmd.state.draws")
         pg.hover(".leaflet-control-layers")
@@ -273,6 +284,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--fix-interval", type=int, default=10, help="seconds between a worker's fixes")
     p.add_argument("--browser", action="store_true", help="also measure headless Chromium")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--user", default=DEMO_USER, help="sign in as (default: demo commander)")
+    p.add_argument("--password", default=DEMO_PASSWORD, help="its password (demo default)")
     return p.parse_args(argv)
 
 
@@ -295,8 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         mover.start()
         time.sleep(2)
         log(f"polling {base} for {args.seconds:.0f} s")
-        poll = poll_client(base, args.seconds)
-        browser = browser_client(base, args.seconds) if args.browser else None
+        token = login_cookie(base, args.user, args.password)
+        poll = poll_client(base, args.seconds, token)
+        browser = browser_client(base, args.seconds, token) if args.browser else None
         mover.stop.set()
         mover.join()
     meta = {

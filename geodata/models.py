@@ -247,6 +247,11 @@ class EventAction(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
+    # -- migration 0006: the audit chain (filled by a BEFORE INSERT trigger; see geodata.audit)
+    #: The previous row's ``row_hash`` (id order; 64 zeros for the first row).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: sha256 hex of the row's canonical text (content and ``prev_hash``).
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Account(Base):

@@ -489,6 +489,29 @@ def camera_list(
     out.print(t, highlight=False)
 
 
+# ----------------------------------------------------------------------------- audit
+
+audit_app = typer.Typer(help="The tamper-evident audit trail of event history.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify() -> None:
+    """Walk the event history's hash chain; exit 1 naming the first altered or missing row."""
+    from geodata.audit import verify_chain
+
+    eng = engine_for(get_settings())
+    with eng.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        report = verify_chain(conn)
+    if not report.ok:
+        _fail(report.message)
+    out.print(report.message, highlight=False)
+    if report.head_id is not None:
+        out.print(f"head: row {report.head_id} {report.head_hash}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- simulate
 
 
@@ -556,11 +579,14 @@ def serve(
 ) -> None:
     """Run the development server (use gunicorn in production; see the README)."""
     s = get_settings()
+    h, p = host or s.host, port or s.port
+    if (debug or s.debug) and h not in ("127.0.0.1", "localhost", "::1"):
+        # Werkzeug's debugger runs arbitrary code for whoever reaches it: loopback only.
+        _fail(f"refusing debug mode on {h}: the debugger is for 127.0.0.1 only", code=2)
     engine = engine_for(s)
     from app import create_app
 
     dash_app = create_app(s, engine=engine)
-    h, p = host or s.host, port or s.port
     out.print(f"Grid Command on http://{h}:{p}/  (Ctrl+C to stop)")
     dash_app.run(host=h, port=p, debug=debug or s.debug, dev_tools_disable_version_check=True)
 

@@ -86,10 +86,41 @@ class Settings(BaseSettings):
         description="Behind one reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS).",
     )
 
+    media_origins: str = Field(
+        default="",
+        description="Camera stream servers (comma-separated origins, e.g. "
+        "http://10.1.2.3:8080) the Content-Security-Policy allows for video; default none.",
+    )
+    max_body_bytes: int = Field(
+        default=2_000_000, ge=10_000, le=50_000_000,
+        description="Largest request body on the dashboard routes (413; /api/v1 has its own).",
+    )  # fmt: skip
+
+    @property
+    def media_origin_list(self) -> list[str]:
+        """:attr:`media_origins` as a list of validated origins (``scheme://host[:port]``)."""
+        import re
+
+        out = []
+        for raw in self.media_origins.split(","):
+            origin = raw.strip().rstrip("/")
+            if not origin:
+                continue
+            if not re.fullmatch(r"(https?|wss?)://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"GRIDCMD_MEDIA_ORIGINS: not an origin: {origin!r}")
+            out.append(origin)
+        return out
+
     @property
     def photo_dir(self) -> Path:
         """Where uploaded photos are stored (content-addressed by sha256)."""
         return self.var_dir / "photos"
+
+    @field_validator("media_origins")
+    @classmethod
+    def _origins_are_origins(cls, v: str) -> str:
+        _ = cls.model_construct(media_origins=v).media_origin_list  # raises on a bad entry
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -197,6 +197,30 @@ def session_token(engine, username: str) -> str:
         )
 
 
+def signed_in(server, engine, username: str = "t_commander"):
+    """A Flask test client of ``server`` carrying a fresh session of ``username`` (created in
+    the database; no password hashing, so cheap enough per call)."""
+    from api.auth import SESSION_COOKIE
+
+    client = server.test_client()
+    client.set_cookie(SESSION_COOKIE, session_token(engine, username))
+    return client
+
+
+@pytest.fixture()
+def session_without_db(monkeypatch):
+    """For tests of database outages: the session gate lets requests through as a prefecture
+    commander without asking the (dead) database, so the page's own failure handling is what
+    the test sees. The gate itself answers 503 on a dead database (tests/test_app.py)."""
+    from api.auth import _Auth
+    from geodata.accounts import Caller
+    from geodata.cells import PREFECTURE_PATH
+
+    caller = Caller(0, "test-commander", "Test commander", "commander", PREFECTURE_PATH)
+    monkeypatch.setattr(_Auth, "lookup", lambda self, token: caller)
+    return caller
+
+
 @pytest.fixture(autouse=True)
 def _prefecture_caller():
     """Tests that call callbacks directly (outside a request) act as a prefecture
@@ -206,8 +230,9 @@ def _prefecture_caller():
     from geodata.cells import PREFECTURE_PATH
 
     token = CALLER_OVERRIDE.set(
-        Caller(0, "test-commander", "Test commander", "commander", PREFECTURE_PATH,
-               can_unmask=True)  # fmt: skip
+        Caller(
+            0, "test-commander", "Test commander", "commander", PREFECTURE_PATH, can_unmask=True
+        )  # fmt: skip
     )
     yield
     CALLER_OVERRIDE.reset(token)

@@ -303,6 +303,24 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
         "show_camera": [("gc-camera-layer.n_clicks", {"gc-camera-layer.n_clicks": 1,
                                                        "gc-camera-layer.clickData":
                                                            click(c["camera"])})],
+        # 网格员管理 (callbacks/roster.py): B's cell as ?cell=, B's worker picked, moved, edited
+        "toggle_roster": [("gc-roster-open.n_clicks", {"gc-roster-open.n_clicks": 1})],
+        "roster_permissions": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],
+        "list_roster": [("gc-roster-panel.hidden", {"gc-roster-panel.hidden": False,
+                                                     "gc-roster-active.value": "all",
+                                                     "gc-roster-in-cell.value": ["cell"],
+                                                     "gc-url.search": f"?cell={c['cell']}"}),
+                        ("gc-roster-query.value", {"gc-roster-panel.hidden": False,
+                                                    "gc-roster-query.value": "CANARY",
+                                                    "gc-roster-active.value": "all",
+                                                    "gc-url.search": ""})],
+        "show_worker": [("gc-roster-pick.value", {"gc-roster-pick.value": [f"CANARY-{county}"]})],
+        "roster_action": [("gc-roster-move.n_clicks", {
+            "gc-roster-move.n_clicks": 1, "gc-roster-pick.value": [f"CANARY-{county}"],
+            "gc-roster-move-cell.value": c["cell"]}),
+                          ("gc-roster-edit.n_clicks", {
+            "gc-roster-edit.n_clicks": 1, "gc-roster-pick.value": [f"CANARY-{county}"],
+            "gc-roster-edit-name.value": f"CANARY-WKR-{county}"})],
     }  # fmt: skip
 
 

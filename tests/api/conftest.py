@@ -58,6 +58,14 @@ def client(api_app):
     return api_app.test_client()
 
 
+@pytest.fixture(scope="session")
+def api_accounts(api_engine) -> dict[str, int]:
+    """The test accounts (tests/conftest.py TEST_ACCOUNTS) in the API database."""
+    from tests.conftest import ensure_accounts
+
+    return ensure_accounts(api_engine)
+
+
 def _worker(conn, worker_id: int) -> Worker:
     r = conn.execute(
         text(

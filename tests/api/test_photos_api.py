@@ -14,7 +14,9 @@ import pytest
 from PIL import Image, PngImagePlugin
 from sqlalchemy import text
 
+from geodata.accounts import create_account
 from geodata.photos import photo_in_scope
+from tests.conftest import TEST_PASSWORD, signed_in
 
 GPS_IFD = 0x8825
 
@@ -259,7 +261,9 @@ def test_too_large_photo_is_413(small_photo_app, worker, event):
     assert post_photos(client, worker, event, [(small, "s.jpg")]).status_code == 201
 
 
-def test_photo_in_scope_and_media_route(client, api_engine, worker, event):
+def test_photo_in_scope_and_media_route(
+    client, api_app, api_engine, api_accounts, worker, event
+):  # fmt: skip
     photo = post_photos(client, worker, event, [(image_bytes(), "p.jpg")]).get_json()["photos"][0]
     with api_engine.connect() as conn:
         path = conn.execute(
@@ -277,11 +281,19 @@ def test_photo_in_scope_and_media_route(client, api_engine, worker, event):
         assert photo_in_scope(conn, 999_999_999, county) is None
         with pytest.raises(ValueError):
             photo_in_scope(conn, photo["id"], "532900; DROP TABLE event")
-    # the dashboard route: the caller's scope is the prefecture until accounts exist
-    got = client.get(f"/media/photo/{photo['id']}")
+    # the dashboard route: a session is required; its scope decides
+    assert client.get(f"/media/photo/{photo['id']}").status_code == 401
+    web = signed_in(api_app, api_engine, "t_commander")  # prefecture
+    got = web.get(f"/media/photo/{photo['id']}")
     assert got.status_code == 200 and hashlib.sha256(got.get_data()).hexdigest() == photo["sha256"]
     assert got.headers["X-Content-Type-Options"] == "nosniff"
-    assert client.get("/media/photo/999999999").status_code == 404
+    assert web.get("/media/photo/999999999").status_code == 404
+    with api_engine.begin() as conn:
+        outsider = f"t_other_{uuid.uuid4().hex[:8]}"
+        create_account(conn, outsider, "Other county", "commander",
+                       other_county.rsplit(".", 1)[-1], TEST_PASSWORD)  # fmt: skip
+    outside = signed_in(api_app, api_engine, outsider).get(f"/media/photo/{photo['id']}")
+    assert outside.status_code == 404
 
 
 def test_report_may_be_a_json_file_part(client, worker):

@@ -83,9 +83,22 @@ def two_instances(live_db, tmp_path_factory):
         log = (tmp_path_factory.mktemp(f"log_{name}") / "gunicorn.log").open("w")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4",
-                 "-b", f"127.0.0.1:{port}", "app:server"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "1",
+                    "--threads",
+                    "4",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "app:server",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
         bases.append(f"http://127.0.0.1:{port}")
@@ -151,24 +164,32 @@ def _enable_live(pg) -> None:
     pg.mouse.move(900, 500)
 
 
+def _wait_for(pg, predicate: str, **kw):
+    """``pg.wait_for_function`` with the predicate as a function: the page's CSP forbids
+    eval, which Playwright needs for a bare expression."""
+    if not predicate.lstrip().startswith(("(", "function")):
+        predicate = f"() => ({predicate})"
+    return pg.wait_for_function(predicate, **kw)
+
+
 def _open(make_page, base: str):
     pg = make_page(1280, 800)
     pg.goto(base + "/")
-    pg.wait_for_function("window.gridcmd && window.gridcmd.state && window.gridcmd.state.draws > 0")
+    _wait_for(pg, "window.gridcmd && window.gridcmd.state && window.gridcmd.state.draws > 0")
     return pg
 
 
 def test_live_layers_are_on_at_start_and_switch_off(two_instances, make_page):
     _a, b = two_instances
     pg = _open(make_page, b)  # default settings: the live overlays are on when a page opens
-    pg.wait_for_function(f"{STATE}.shownWorkers.length > 0 && {STATE}.shownEvents.length > 0")
+    _wait_for(pg, f"{STATE}.shownWorkers.length > 0 && {STATE}.shownEvents.length > 0")
     assert pg.locator(".gc-cluster, .gc-dot").count() > 0
     pg.hover(".leaflet-control-layers")
     for name in ("事件", "网格员"):
         box = pg.locator(".leaflet-control-layers-overlays label", has_text=name).locator("input")
         box.uncheck()
     pg.mouse.move(900, 500)
-    pg.wait_for_function(f"{STATE}.cursor === null")
+    _wait_for(pg, f"{STATE}.cursor === null")
     polls = pg.evaluate(f"{STATE}.polls")
     assert pg.locator(".gc-cluster, .gc-dot").count() == 0
     time.sleep(2.5)  # the poll interval is off: no more requests
@@ -181,7 +202,7 @@ def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter
     _url, eng = live_db
     pg = _open(make_page, b)
     _enable_live(pg)
-    pg.wait_for_function(f"{STATE}.shownWorkers.length > 0 && {STATE}.polls > 0")
+    _wait_for(pg, f"{STATE}.shownWorkers.length > 0 && {STATE}.polls > 0")
     # At most one snapshot per overlay switched on; from then on only changes travel.
     snapshots = pg.evaluate(f"{STATE}.snapshots")
     assert 1 <= snapshots <= 2
@@ -199,7 +220,7 @@ def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter
     assert status == 201
     with eng.connect() as conn:
         ev_id = conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": ev_uuid}).scalar()
-    pg.wait_for_function(f"{STATE}.shownEvents.includes({ev_id})", timeout=2000)
+    _wait_for(pg, f"{STATE}.shownEvents.includes({ev_id})", timeout=2000)
     assert time.monotonic() - posted <= 2.5  # 2 s plus the wait's own polling slack
 
     lon, lat = reporter["lon"] + 0.0004, reporter["lat"] + 0.0003
@@ -210,7 +231,8 @@ def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter
         {"fixes": [{"fix_time": fix_time, "lon": lon, "lat": lat, "accuracy": 5}]},
     )
     assert status == 200 and body["accepted"] == 1, body
-    pg.wait_for_function(
+    _wait_for(
+        pg,
         f"""() => {{ const w = window.gridcmdLive.store().workers.get({reporter["id"]});
             return !!w && Math.abs(w.lon - {lon}) < 2e-5 && Math.abs(w.lat - {lat}) < 2e-5; }}""",
         timeout=2000,
@@ -222,14 +244,14 @@ def test_filters_and_heatmap_work_on_loaded_points(two_instances, make_page):
     _a, b = two_instances
     pg = _open(make_page, b)
     _enable_live(pg)
-    pg.wait_for_function(f"{STATE}.shownEvents.length > 0")
+    _wait_for(pg, f"{STATE}.shownEvents.length > 0")
     total = pg.evaluate(f"{STATE}.shownEvents.length")
     pg.locator(f"#{ids.LIVE_FILTERS} summary").click()
     pg.locator(f"#{ids.LIVE_CATEGORY}").click()
     pg.locator(".Select-menu-outer, [role=listbox]", has_text="矛盾纠纷").get_by_text(
         "矛盾纠纷", exact=True
     ).click()
-    pg.wait_for_function(f"{STATE}.shownEvents.length < {total}")
+    _wait_for(pg, f"{STATE}.shownEvents.length < {total}")
     cats = pg.evaluate(
         "() => { const s = window.gridcmdLive.store(); const st = window.gridcmdLive.state;"
         " return [...new Set(st.shownEvents.map(i => s.events.get(i).category))]; }"
@@ -237,7 +259,7 @@ def test_filters_and_heatmap_work_on_loaded_points(two_instances, make_page):
     assert cats == ["dispute"]
     pg.keyboard.press("Escape")  # close the dropdown's menu
     pg.locator(f"#{ids.LIVE_HEAT} input").check()
-    pg.wait_for_function(f"{STATE}.heat === true")
+    _wait_for(pg, f"{STATE}.heat === true")
     pg.wait_for_selector("canvas.leaflet-heatmap-layer", timeout=5000)
 
 
@@ -254,7 +276,7 @@ def test_worker_click_shows_details_and_track(two_instances, reporter, make_page
     assert status == 200 and body["accepted"] + body["duplicates"] == 2, body
     pg = _open(make_page, b)
     _enable_live(pg)
-    pg.wait_for_function(f"{STATE}.shownWorkers.includes({reporter['id']})")
+    _wait_for(pg, f"{STATE}.shownWorkers.includes({reporter['id']})")
     pg.evaluate(
         f"""() => {{ const w = window.gridcmdLive.store().workers.get({reporter["id"]});
             window.gridcmdLive.theMap().setView([w.lat, w.lon], 18, {{animate: false}}); }}"""
@@ -263,15 +285,16 @@ def test_worker_click_shows_details_and_track(two_instances, reporter, make_page
         if (l.feature && l.feature.properties && l.feature.properties.id === {reporter["id"]}
             && !l.feature.properties.cluster && l._icon
             && l._icon.classList.contains('gc-dot-worker')) el = l._icon; }}); return el; }}"""
-    pg.wait_for_function(find, timeout=5000)
+    _wait_for(pg, find, timeout=5000)
     pg.evaluate_handle(find).as_element().click()
-    pg.wait_for_function(f"document.querySelector('#{ids.LIVE_DETAIL} h3') !== null")
+    _wait_for(pg, f"document.querySelector('#{ids.LIVE_DETAIL} h3') !== null")
     with_name = pg.locator(f"#{ids.LIVE_DETAIL} h3").inner_text()
     assert with_name and with_name in pg.locator(f"#{ids.LIVE_PLAY_WHO}").inner_text()
     # Today's track: the line's ends are stamped, the slider's marker sits on the last fix.
     pg.wait_for_selector(".gc-dot-track", timeout=5000)
     assert pg.locator(".gc-dot-track").count() == 2
-    pg.wait_for_function(
+    _wait_for(
+        pg,
         f"/\\d{{4}}-\\d{{2}}-\\d{{2}} \\d{{2}}:\\d{{2}}/.test("
         f"document.querySelector('#{ids.LIVE_PLAY_TIME}').innerText)",
         timeout=5000,

@@ -16,6 +16,7 @@ from geodata.cells import cell_by_code
 from geodata.db import make_engine
 from layers.lod import display_level, grid_url
 from layers.viewport import bbox_to_bounds, fit_view
+from tests.conftest import signed_in
 
 DEAD_DB = "postgresql+psycopg://postgres@127.0.0.1:1/gridcmd_absent"
 VIEW = {"bounds": [[24.3, 97.8], [27.3, 103.7]], "zoom": 8.25, "size": [1280, 800]}
@@ -29,8 +30,10 @@ def _app(settings, engine):
 
 
 @pytest.fixture(scope="module")
-def app(settings, engine):
-    return _app(settings, engine)
+def app(settings, engine, accounts):
+    a = _app(settings, engine)
+    a.server.config["TEST_CLIENT"] = signed_in(a.server, engine)  # prefecture commander
+    return a
 
 
 def call(app, first_output: str, inputs: dict, state: dict | None = None) -> dict | None:
@@ -53,7 +56,8 @@ def call(app, first_output: str, inputs: dict, state: dict | None = None) -> dic
         "state": values(spec["state"], state or {}),
         "changedPropIds": list(inputs),
     }
-    r = app.server.test_client().post("/_dash-update-component", json=body)
+    client = app.server.config.get("TEST_CLIENT") or app.server.test_client()
+    r = client.post("/_dash-update-component", json=body)
     assert r.status_code in (200, 204), r.get_data(as_text=True)
     return (r.json["response"] or None) if r.status_code == 200 else None
 
@@ -170,7 +174,7 @@ def test_english_breadcrumb_keeps_the_language(app):
     assert level_tag == "Prefecture"
 
 
-def test_database_outage_is_a_message_not_a_500(settings):
+def test_database_outage_is_a_message_not_a_500(settings, session_without_db):
     dead = make_engine(DEAD_DB, connect_args={"connect_timeout": 2})
     try:
         resp = follow_url(_app(settings, dead), "?cell=532901", view=VIEW, previous=None)

@@ -13,6 +13,7 @@ from dashboard import ids
 from dashboard.layout import INITIAL, STRINGS, page, request_lang
 from dashboard.tiles import tiles_blueprint
 from geodata.db import make_engine
+from tests.conftest import signed_in
 from tests.dashboard.test_tiles import make_mbtiles
 
 DEAD_DB = "postgresql+psycopg://postgres@127.0.0.1:1/gridcmd_absent"
@@ -45,8 +46,8 @@ def find(node, component_id):
 
 
 @pytest.fixture(scope="module")
-def client(settings, engine):
-    return create_app(settings, engine).server.test_client()
+def client(settings, engine, accounts):
+    return signed_in(create_app(settings, engine).server, engine)
 
 
 def test_request_lang():
@@ -107,19 +108,19 @@ def test_served_layout_follows_the_page_language(client):
     assert "Dali Social Governance · Grid Command" in en and STRINGS["title"] not in en
 
 
-def test_mbtiles_base_layer_only_when_registered(settings, engine, tmp_path):
+def test_mbtiles_base_layer_only_when_registered(settings, engine, accounts, tmp_path):
     path = make_mbtiles(tmp_path / "b.mbtiles", "jpg", {(0, 0, 0): b"x"})
     app = create_app(settings, engine)
     if "gridcmd_tiles" not in app.server.blueprints:
         app.server.register_blueprint(tiles_blueprint(path))
-    data = json.dumps(layout_json(app.server.test_client()))
+    data = json.dumps(layout_json(signed_in(app.server, engine)))
     if app.server.blueprints["gridcmd_tiles"].mbtiles_path == path:
         assert "/tiles/{z}/{x}/{y}.jpg" in data and ids.BASEMAP_MBTILES in data
-    plain = json.dumps(layout_json(create_app(settings, engine).server.test_client()))
+    plain = json.dumps(layout_json(signed_in(create_app(settings, engine).server, engine)))
     assert ids.BASEMAP_MBTILES not in plain
 
 
-def test_database_outage_gives_the_banner(settings):
+def test_database_outage_gives_the_banner(settings, session_without_db):
     dead = make_engine(DEAD_DB, connect_args={"connect_timeout": 2})
     try:
         data = layout_json(create_app(settings, dead).server.test_client())

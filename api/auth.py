@@ -1,0 +1,489 @@
+"""Dashboard sign-in, server-side sessions and the request gate (issue 5; docs/security.md).
+
+:func:`install_auth` is called once by :func:`app.create_app`, before Dash is attached, so
+its ``before_request`` gate runs first on every request:
+
+* public: ``/login``, ``/logout``, ``/healthz``, Dash's static bundles (``/assets/*``,
+  ``/_dash-component-suites/*``, ``/_favicon.ico``) and the mobile API ``/api/v1/*`` (bearer
+  tokens, its own checks). Everything else, including ``/_dash-layout``,
+  ``/_dash-dependencies`` and ``/_dash-update-component``, needs a live session;
+* no session: an HTML page request is redirected to ``/login?next=...``; anything else gets
+  401 JSON ``{"error", "detail"}`` (logged as ``denied``, at most once a minute per IP and path);
+* ``grid_worker`` accounts get 403 (API only); an account that must change its password is
+  sent to ``/account/password``; a pending second factor to ``/login/totp``;
+* cookie-authenticated writes must be JSON, and same-origin (CSRF; see docs/security.md).
+
+``flask.g.caller`` is the :class:`geodata.accounts.Caller` of the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+import flask
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from dashboard import login as pages
+from dashboard.i18n import normalise_lang
+from geodata.accounts import AccountError, Caller, authenticate, change_password, verify_password
+from geodata.security_log import log_denied_throttled, log_security
+from geodata.sessions import create_session, revoke_all, revoke_session, session_caller
+from gridcmd.settings import Settings
+
+__all__ = [
+    "CSRF_COOKIE",
+    "SESSION_COOKIE",
+    "install_auth",
+    "safe_next",
+]
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "gridcmd_session"
+#: Pre-login cookie the sign-in form's CSRF token is bound to.
+CSRF_COOKIE = "gridcmd_login"
+
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/v1/")
+#: Paths still open to a session that must change its password / is a grid worker.
+ACCOUNT_PATHS = frozenset({"/account/password", "/logout"})
+#: Paths open to a session whose second factor is pending.
+SECOND_FACTOR_PATHS = frozenset({"/login/totp", "/account/totp", "/logout"})
+#: Form endpoints that carry their own CSRF token (exempt from the JSON-only rule).
+FORM_PATHS = frozenset({"/login", "/logout", "/login/totp", "/account/password", "/account/totp"})
+#: Non-page prefixes: never redirected to the login page (401 JSON instead).
+DATA_PREFIXES = ("/_dash-", "/_reload-hash", "/geo/", "/live/", "/media/", "/tiles/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api/v1/"
+
+
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL template, else ``None``."""
+    if not url:
+        return None
+    parts = urlsplit(url.replace("{", "").replace("}", ""))
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a same-site relative path (``/...``), else ``/``. Refuses scheme or
+    host (``//evil``, ``/\\evil``, ``https:...``), control characters and the auth pages."""
+    if not value or not isinstance(value, str) or len(value) > 2000:
+        return "/"
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    if parts.path in PUBLIC_PATHS or parts.path.startswith(("/login", "/logout")):
+        return "/"
+    return value
+
+
+def _json(status: int, error: str, detail: str) -> flask.Response:
+    resp = flask.jsonify(error=error, detail=detail)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _html(body: str, status: int = 200) -> flask.Response:
+    resp = flask.Response(body, status=status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _lang() -> str:
+    return normalise_lang(flask.request.values.get("lang"))
+
+
+def _wants_html() -> bool:
+    req = flask.request
+    if req.method not in ("GET", "HEAD") or req.path.startswith(DATA_PREFIXES):
+        return False
+    return req.accept_mimetypes.accept_html
+
+
+def _here() -> str:
+    req = flask.request
+    qs = req.query_string.decode("latin-1")
+    return req.path + (f"?{qs}" if qs else "")
+
+
+class _Auth:
+    """The routes and the gate, bound to one engine and settings."""
+
+    def __init__(self, engine: Engine, settings: Settings, secret: str) -> None:
+        self.engine = engine
+        self.idle = dt.timedelta(minutes=settings.session_idle_min)
+        self.absolute = dt.timedelta(hours=settings.session_max_h)
+        self.trust_proxy = settings.trust_proxy
+        self.max_body = settings.max_body_bytes
+        self.media_origins = settings.media_origin_list
+        self.basemap_origin = _origin(settings.basemap_url)
+        self._csp: str | None = None
+        self._key = hashlib.sha256(("gridcmd-csrf|" + secret).encode()).digest()
+
+    # -- helpers
+
+    def csrf_for(self, purpose: str, bound_to: str) -> str:
+        """A form token: HMAC of ``bound_to`` (the pre-login cookie or the session token)."""
+        return hmac.new(self._key, f"{purpose}|{bound_to}".encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, purpose: str, bound_to: str | None) -> bool:
+        sent = flask.request.form.get("csrf_token", "")
+        return bool(bound_to) and hmac.compare_digest(sent, self.csrf_for(purpose, bound_to))
+
+    def session_csrf(self) -> str:
+        return self.csrf_for("session", flask.request.cookies.get(SESSION_COOKIE, ""))
+
+    def is_https(self) -> bool:
+        # With trust_proxy, ProxyFix has already applied X-Forwarded-Proto to the request.
+        return flask.request.is_secure
+
+    def set_session_cookie(self, resp: flask.Response, token: str) -> None:
+        resp.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=self.is_https(), path="/"
+        )
+
+    def clear_session_cookie(self, resp: flask.Response) -> None:
+        resp.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, samesite="Lax", secure=self.is_https()
+        )
+
+    def deny(self, status: int, error: str, detail: str, caller: Caller | None = None):
+        """401/403 JSON, logged as ``denied`` (throttled per IP and path)."""
+        try:
+            with self.engine.begin() as conn:
+                log_denied_throttled(
+                    conn,
+                    account_id=caller.account_id if caller else None,
+                    username=caller.username if caller else None,
+                    ip=flask.request.remote_addr,
+                    target=f"{flask.request.method} {flask.request.path}",
+                    detail=f"{status} {error}",
+                )
+        except DBAPIError as exc:  # the denial stands even if it cannot be logged
+            log.warning("security log unavailable: %s", exc)
+        return _json(status, error, detail)
+
+    def db_down(self) -> flask.Response:
+        if _wants_html():
+            return _html(pages.message_page(_lang(), pages.SIGN_IN, pages.DB_DOWN), 503)
+        return _json(
+            503, "database_unavailable", "The database is unavailable; try again in a moment."
+        )
+
+    # -- the gate
+
+    def lookup(self, token: str | None) -> Caller | None:
+        """The caller of a session token (``None``: no live session)."""
+        with self.engine.begin() as conn:
+            return session_caller(
+                conn, token, now=_utcnow(), idle=self.idle, absolute=self.absolute
+            )
+
+    def gate(self) -> flask.Response | None:
+        req = flask.request
+        path = req.path
+        if not path.startswith(API_PREFIX):  # the mobile API sets its own, larger limits
+            req.max_content_length = self.max_body
+            if req.content_length is not None and req.content_length > self.max_body:
+                return _json(413, "too_large", f"the body is over {self.max_body:,} bytes")
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return None
+        try:
+            caller = self.lookup(req.cookies.get(SESSION_COOKIE))
+        except DBAPIError as exc:
+            log.error("session check: database error: %s", exc.orig or exc)
+            return self.db_down()
+        if caller is None:
+            if _wants_html():
+                return flask.redirect("/login?" + urlencode({"next": _here()}), 302)
+            return self.deny(401, "unauthenticated", "Sign in first (no valid session).")
+        flask.g.caller = caller
+        if req.method not in SAFE_METHODS and path not in FORM_PATHS:
+            refused = self.csrf_refusal()
+            if refused:
+                return self.deny(403, "csrf", refused, caller)
+        if caller.needs_second_factor and path not in SECOND_FACTOR_PATHS:
+            if _wants_html():
+                return flask.redirect("/login/totp?" + urlencode({"next": _here()}), 302)
+            return self.deny(403, "second_factor_required", "Complete the second factor.", caller)
+        if caller.must_change_password and path not in ACCOUNT_PATHS | SECOND_FACTOR_PATHS:
+            if _wants_html():
+                return flask.redirect("/account/password", 302)
+            return self.deny(403, "password_change_required", "Change the password first.", caller)
+        if caller.role == "grid_worker" and path not in ACCOUNT_PATHS | SECOND_FACTOR_PATHS:
+            if _wants_html():
+                self.deny(403, "api_only", "grid worker on the dashboard", caller)
+                return _html(
+                    pages.message_page(
+                        _lang(), pages.SIGN_IN, pages.WORKER_ONLY_API,
+                        sign_out_csrf=self.session_csrf(),
+                    ),
+                    403,
+                )  # fmt: skip
+            return self.deny(
+                403, "api_only", "Grid-worker accounts use the mobile API only.", caller
+            )
+        return None
+
+    def csrf_refusal(self) -> str | None:
+        """Why a cookie-authenticated write looks cross-site (``None``: it does not)."""
+        req = flask.request
+        if req.mimetype != "application/json":
+            return "cookie-authenticated writes must be application/json"
+        if req.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+            return "cross-site request"
+        origin = req.headers.get("Origin")
+        if origin is not None:
+            o = urlsplit(origin)
+            if origin == "null" or o.netloc.lower() != req.host.lower():
+                return "cross-origin request"
+        return None
+
+    # -- response headers
+
+    def csp(self) -> str:
+        """The Content-Security-Policy: nothing external except configured media servers
+        (and the basemap's tile server for images, when one is configured). Built once, at
+        the first response, after Dash has collected its inline scripts."""
+        if self._csp is None:
+            dash_app = flask.current_app.extensions.get("gridcmd.dash")
+            hashes = dash_app.csp_hashes() if dash_app is not None else []
+            media = " ".join(self.media_origins)
+            img = "'self' data: blob:" + (f" {self.basemap_origin}" if self.basemap_origin else "")
+            directives = {
+                "default-src": "'self'",
+                "script-src": " ".join(["'self'", *hashes]),
+                # Leaflet divIcon HTML and Dash components use style attributes; styles
+                # cannot run script.
+                "style-src": "'self' 'unsafe-inline'",
+                "img-src": img,
+                "font-src": "'self' data:",
+                "media-src": f"'self' blob: {media}".strip(),
+                "worker-src": "'self' blob:",
+                "connect-src": f"'self' {media}".strip(),
+                "frame-ancestors": "'none'",
+                "frame-src": "'none'",
+                "object-src": "'none'",
+                "base-uri": "'self'",
+                "form-action": "'self'",
+            }
+            if dash_app is None:
+                return "; ".join(f"{k} {v}" for k, v in directives.items())
+            self._csp = "; ".join(f"{k} {v}" for k, v in directives.items())
+        return self._csp
+
+    def add_headers(self, resp: flask.Response) -> flask.Response:
+        """Security headers on every response (HTML, JSON, assets, errors)."""
+        h = resp.headers
+        h["Content-Security-Policy"] = self.csp()
+        h["X-Frame-Options"] = "DENY"
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "same-origin"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        if flask.request.is_secure:
+            h["Strict-Transport-Security"] = "max-age=31536000"
+        for name in {k for k, _v in h.items() if k.lower().startswith("access-control-")}:
+            del h[name]  # no CORS, ever
+        if flask.request.path in FORM_PATHS or flask.request.path == "/account/password":
+            h["Cache-Control"] = "no-store"
+        return resp
+
+    # -- routes
+
+    def login_form(self, *, status: int = 200, error: str | None = None, username: str = ""):
+        cookie = flask.request.cookies.get(CSRF_COOKIE)
+        fresh = not cookie or len(cookie) > 100
+        if fresh:
+            cookie = secrets.token_urlsafe(24)
+        next_path = safe_next(flask.request.values.get("next"))
+        resp = _html(
+            pages.login_page(
+                _lang(), csrf=self.csrf_for("login", cookie), next_path=next_path,
+                username=username, error=error,
+            ),
+            status,
+        )  # fmt: skip
+        if fresh:
+            resp.set_cookie(
+                CSRF_COOKIE, cookie, httponly=True, samesite="Lax", secure=self.is_https(),
+                path="/login",
+            )  # fmt: skip
+        return resp
+
+    def login_get(self):
+        return self.login_form()
+
+    def login_post(self):
+        req = flask.request
+        username = req.form.get("username", "")[:64]
+        if not self.csrf_ok("login", req.cookies.get(CSRF_COOKIE)):
+            return self.login_form(status=400, error=pages.FORM_EXPIRED, username=username)
+        now = _utcnow()
+        ip = req.remote_addr
+        with self.engine.begin() as conn:
+            result = authenticate(conn, username, req.form.get("password", ""), ip=ip, now=now)
+        if not isinstance(result, Caller):
+            return self.login_form(error=pages.LOGIN_FAILED, username=username)
+        with self.engine.begin() as conn:
+            # Session fixation: whatever session the browser had is dropped; a new id is issued.
+            revoke_session(conn, req.cookies.get(SESSION_COOKIE), now=now)
+            token = create_session(
+                conn, result.account_id, ip=ip, ua=req.headers.get("User-Agent"), now=now,
+                absolute=self.absolute,
+            )  # fmt: skip
+            caller = session_caller(conn, token, now=now, idle=self.idle, absolute=self.absolute)
+            sid = caller.session_id if caller else "?"
+            log_security(conn, "login", account_id=result.account_id, username=result.username,
+                         ip=ip, detail=f"session {sid}")  # fmt: skip
+        next_path = safe_next(req.form.get("next"))
+        lang = _lang()
+        if caller is not None and caller.needs_second_factor:
+            target = "/login/totp?" + urlencode({"next": next_path, "lang": lang})
+        elif result.must_change_password:
+            target = "/account/password?" + urlencode({"lang": lang})
+        else:
+            target = next_path
+        resp = flask.redirect(target, 303)
+        self.set_session_cookie(resp, token)
+        resp.delete_cookie(CSRF_COOKIE, path="/login")
+        return resp
+
+    def logout_get(self):
+        caller = self._optional_caller()
+        if caller is None:
+            return flask.redirect("/login", 302)
+        return _html(
+            pages.account_page(_lang(), csrf=self.session_csrf(), display_name=caller.display_name)
+        )
+
+    def logout_post(self):
+        req = flask.request
+        token = req.cookies.get(SESSION_COOKIE)
+        resp = flask.redirect("/login?" + urlencode({"lang": _lang()}), 303)
+        if token and not self.csrf_ok("session", token):
+            return _html(pages.message_page(_lang(), pages.SIGN_OUT, pages.FORM_EXPIRED), 400)
+        if token:
+            now = _utcnow()
+            with self.engine.begin() as conn:
+                caller = session_caller(
+                    conn, token, now=now, idle=self.idle, absolute=self.absolute
+                )
+                revoke_session(conn, token, now=now)
+                if caller is not None:
+                    log_security(conn, "logout", account_id=caller.account_id,
+                                 username=caller.username, ip=req.remote_addr,
+                                 detail=f"session {caller.session_id}")  # fmt: skip
+        self.clear_session_cookie(resp)
+        return resp
+
+    def _optional_caller(self) -> Caller | None:
+        token = flask.request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        with self.engine.begin() as conn:
+            return session_caller(
+                conn, token, now=_utcnow(), idle=self.idle, absolute=self.absolute
+            )
+
+    def password_get(self):
+        caller: Caller = flask.g.caller
+        return _html(
+            pages.password_page(
+                _lang(), csrf=self.session_csrf(), display_name=caller.display_name,
+                forced=caller.must_change_password,
+            )
+        )  # fmt: skip
+
+    def password_post(self):
+        req = flask.request
+        caller: Caller = flask.g.caller
+        lang = _lang()
+
+        def again(errors: list[str], status: int = 400):
+            return _html(
+                pages.password_page(
+                    lang, csrf=self.session_csrf(), display_name=caller.display_name,
+                    forced=caller.must_change_password, errors=errors,
+                ),
+                status,
+            )  # fmt: skip
+
+        if not self.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
+            return again([pages.FORM_EXPIRED])
+        new, repeat = req.form.get("new", ""), req.form.get("repeat", "")
+        if new != repeat:
+            return again([pages.PASSWORDS_DIFFER])
+        now = _utcnow()
+        with self.engine.begin() as conn:
+            from sqlalchemy import text
+
+            current_hash = conn.execute(
+                text("SELECT password_hash FROM account WHERE id = :id"),
+                {"id": caller.account_id},
+            ).scalar()
+            if not verify_password(current_hash, req.form.get("current", "")):
+                log_security(conn, "login_failed", account_id=caller.account_id,
+                             username=caller.username, ip=req.remote_addr,
+                             detail="wrong current password on password change")  # fmt: skip
+                return again([pages.WRONG_CURRENT])
+            if new == req.form.get("current", ""):
+                return again(["The new password must differ from the current one."])
+            try:
+                change_password(conn, caller.account_id, new, now=now)
+            except AccountError as exc:
+                return again([exc.msgid])
+            revoke_all(conn, caller.account_id, now=now, except_session=caller.session_id)
+            log_security(conn, "password_change", account_id=caller.account_id,
+                         username=caller.username, ip=req.remote_addr)  # fmt: skip
+        return _html(
+            pages.password_page(
+                lang, csrf=self.session_csrf(), display_name=caller.display_name,
+                forced=False, done=True,
+            )
+        )  # fmt: skip
+
+
+def _too_large(_exc: Exception) -> flask.Response:
+    """413 as JSON (a chunked body that outgrew the limit while being read)."""
+    return _json(413, "too_large", "the request body is too large")
+
+
+def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
+    """Mount the sign-in routes and the session gate on ``server`` (call before Dash is
+    attached, so the gate runs before any Dash handler)."""
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    auth = _Auth(engine, settings, settings.secret_key.get_secret_value())
+    server.extensions["gridcmd.auth"] = auth
+    server.before_request(auth.gate)
+    server.after_request(auth.add_headers)
+    server.register_error_handler(413, _too_large)
+    server.add_url_rule("/login", "auth_login", auth.login_get, methods=["GET"])
+    server.add_url_rule("/login", "auth_login_post", auth.login_post, methods=["POST"])
+    server.add_url_rule("/logout", "auth_logout", auth.logout_get, methods=["GET"])
+    server.add_url_rule("/logout", "auth_logout_post", auth.logout_post, methods=["POST"])
+    server.add_url_rule("/account/password", "auth_password", auth.password_get, methods=["GET"])
+    server.add_url_rule(
+        "/account/password", "auth_password_post", auth.password_post, methods=["POST"]
+    )

@@ -1,0 +1,88 @@
+"""The append-only security log (logins, failures, lockouts, denials, exports, unmasking).
+
+Rows are never updated or deleted (a trigger refuses it). Callers pass values that are already
+masked where personal data is involved; passwords, tokens and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from geodata.models import SECURITY_KINDS
+
+__all__ = ["log_security", "log_denied_throttled", "recent_security_log"]
+
+#: Longest stored text of a field (a hostile client cannot fill the log with megabytes).
+_MAX = 500
+
+
+def _cut(value: str | None) -> str | None:
+    return None if value is None else str(value)[:_MAX]
+
+
+def log_security(
+    conn,
+    kind: str,
+    *,
+    account_id: int | None = None,
+    username: str | None = None,
+    ip: str | None = None,
+    target: str | None = None,
+    detail: str = "",
+) -> None:
+    """Append one entry (``kind`` one of :data:`geodata.models.SECURITY_KINDS`) in the
+    transaction of ``conn`` (it is kept only if that commits)."""
+    if kind not in SECURITY_KINDS:
+        raise ValueError(f"unknown security log kind {kind!r}")
+    conn.execute(
+        text(
+            """
+            INSERT INTO security_log (kind, account_id, username, ip, target, detail)
+            VALUES (:k, :a, :u, :ip, :t, :d)
+            """
+        ),
+        {"k": kind, "a": account_id, "u": _cut(username), "ip": _cut(ip), "t": _cut(target),
+         "d": _cut(detail) or ""},
+    )  # fmt: skip
+
+
+def log_denied_throttled(
+    conn,
+    *,
+    account_id: int | None,
+    username: str | None,
+    ip: str | None,
+    target: str,
+    detail: str,
+) -> bool:
+    """Log a ``denied`` entry unless the same (ip, target) was logged in the last minute
+    (keeps a scanner from flooding the log). Returns whether a row was written."""
+    written = conn.execute(
+        text(
+            """
+            INSERT INTO security_log (kind, account_id, username, ip, target, detail)
+            SELECT 'denied', :a, :u, :ip, :t, :d
+            WHERE NOT EXISTS (
+                SELECT 1 FROM security_log
+                WHERE kind = 'denied' AND at > clock_timestamp() - interval '1 minute'
+                  AND ip IS NOT DISTINCT FROM :ip AND target = :t)
+            """
+        ),
+        {"a": account_id, "u": _cut(username), "ip": _cut(ip), "t": _cut(target),
+         "d": _cut(detail) or ""},
+    ).rowcount  # fmt: skip
+    return bool(written)
+
+
+def recent_security_log(conn, *, limit: int = 100, kind: str | None = None) -> list[dict]:
+    """The newest entries (optionally of one ``kind``), newest first."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT id, at, kind, account_id, username, ip, target, detail FROM security_log
+            WHERE (CAST(:k AS text) IS NULL OR kind = :k) ORDER BY id DESC LIMIT :n
+            """
+        ),
+        {"k": kind, "n": limit},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,305 @@
+"""callbacks.population: called directly with ``callbacks.CALLER_OVERRIDE`` set to callers of
+different roles and scopes. No output holds a raw ID/phone number, except the unmask reply to
+a permitted caller (audited)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from dash import no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from sqlalchemy import text
+
+import callbacks
+from callbacks import population
+from dashboard import ids
+from geodata.accounts import Caller
+from geodata.demo.residents import delete_residents, seed_residents
+from geodata.residents import mask_id, mask_phone
+from tests.callbacks.test_panel import FakeApp
+from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
+from tests.scan import assert_no_personal_data, find_personal_data
+
+PREFECTURE = "532900"
+DALI_CITY = "532900.532901"
+OTHER = "532900.532922"
+
+
+@pytest.fixture(scope="module")
+def raw(engine):
+    """Residents inserted for this module (removed after): their rows with raw values."""
+    seed_residents(engine, FIXTURE_SEED, FIXTURE_SCALE)
+    with engine.connect() as conn:
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                text(
+                    "SELECT r.id, r.name, r.id_number, r.phone, ltree2text(c.path) AS path"
+                    " FROM resident r JOIN grid_cell c ON c.id = r.cell_id ORDER BY r.id"
+                )
+            )
+        ]
+    yield rows
+    delete_residents(engine)
+
+
+@pytest.fixture(scope="module")
+def secrets_(raw) -> list[str]:
+    return [r["id_number"] for r in raw] + [r["phone"] for r in raw]
+
+
+@pytest.fixture()
+def cbs(engine, settings):
+    app = FakeApp()
+    population.register(app, engine, settings)
+    return app.functions
+
+
+def _as(role: str = "commander", scope: str = PREFECTURE, can_unmask: bool = True):
+    return callbacks.CALLER_OVERRIDE.set(
+        Caller(0, f"t-{role}", "Test", role, scope, can_unmask=can_unmask)
+    )
+
+
+@pytest.fixture()
+def as_caller():
+    tokens = []
+
+    def use(*args, **kwargs):
+        tokens.append(_as(*args, **kwargs))
+
+    yield use
+    for tok in reversed(tokens):
+        callbacks.CALLER_OVERRIDE.reset(tok)
+
+
+def _trigger(prop_id: str, value: Any = 1) -> None:
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+
+
+def _show_id(resident_id: int) -> str:
+    key = json.dumps({"id": resident_id, "type": ids.POP_SHOW}, separators=(",", ":"))
+    return key + ".n_clicks"
+
+
+def _clean(out: Any, secrets_: list[str]) -> None:
+    assert_no_personal_data(repr(out), known=secrets_)
+
+
+def _in(raw, scope):
+    return [r for r in raw if r["path"].startswith(scope + ".")]
+
+
+def _search(cbs, query, store=None, trigger=ids.POP_SEARCH, search=None):
+    _trigger(f"{trigger}.n_clicks")
+    return cbs["search_population"](1, 0, 0, 0, query, store, search)
+
+
+def test_registered_callbacks(cbs):
+    assert set(cbs) == {
+        "toggle_population",
+        "search_population",
+        "unmask_form",
+        "export_population",
+        "household_layer_url",
+    }
+
+
+def test_toggle(cbs):
+    _trigger(f"{ids.POP_OPEN}.n_clicks")
+    assert cbs["toggle_population"](1, 0, True) == (False, no_update)
+    assert cbs["toggle_population"](2, 0, False) == (True, [])
+    _trigger(f"{ids.POP_CLOSE}.n_clicks")
+    assert cbs["toggle_population"](1, 1, False) == (True, [])
+
+
+def test_search_gives_masked_rows_with_show_buttons(cbs, raw, secrets_, as_caller):
+    as_caller("commander", PREFECTURE)
+    r = _in(raw, DALI_CITY)[0]
+    for q in (r["id_number"], r["phone"], r["id_number"][-6:], r["name"]):
+        out = _search(cbs, q)
+        _clean(out, secrets_)
+        table, status, store, prev_dis, next_dis, export_dis, form_hidden, shown = out
+        assert form_hidden is True and shown == []
+        text_ = repr(table)
+        assert mask_id(r["id_number"]) in text_ and mask_phone(r["phone"]) in text_
+        assert ids.POP_SHOW in text_  # a permitted caller gets "show full"
+        assert store["page"] == 1 and prev_dis is True and export_dis is False
+        assert "共" in status
+
+
+def test_search_is_scoped(cbs, raw, secrets_, as_caller):
+    as_caller("commander", DALI_CITY)
+    other = _in(raw, OTHER)[0]
+    out = _search(cbs, other["id_number"], search="?lang=en")
+    _clean(out, secrets_)
+    assert "No resident matches in your jurisdiction." in repr(out[0])
+    assert out[2] is None and out[5] is True
+
+
+def test_dispatcher_sees_no_show_buttons(cbs, raw, secrets_, as_caller):
+    as_caller("dispatcher", PREFECTURE, can_unmask=True)
+    out = _search(cbs, _in(raw, DALI_CITY)[0]["name"][:1])
+    _clean(out, secrets_)
+    assert "gc-pop-table" in repr(out[0]) and ids.POP_SHOW not in repr(out[0])
+
+
+@pytest.mark.parametrize("query", ["", "12", "x%", None, 5])
+def test_bad_queries_give_a_message(cbs, query, as_caller):
+    as_caller()
+    out = _search(cbs, query)
+    assert "姓名开头" in repr(out[0]) and out[2] is None
+
+
+def test_grid_worker_is_refused(cbs, raw, secrets_, as_caller):
+    as_caller("grid_worker", PREFECTURE)
+    out = _search(cbs, _in(raw, DALI_CITY)[0]["name"])
+    assert "没有执行此操作的权限" in repr(out[0])
+    _clean(out, secrets_)
+
+
+def test_paging_uses_the_stored_query(cbs, raw, secrets_, as_caller):
+    as_caller()
+    surname = _in(raw, DALI_CITY)[0]["name"][0]
+    first = _search(cbs, surname)
+    total = int(first[1].split()[1])
+    if total <= population.PAGE_SIZE:
+        pytest.skip("one page only")
+    second = _search(cbs, surname, store=first[2], trigger=ids.POP_NEXT)
+    assert second[2]["page"] == 2 and second[3] is False
+    assert second[2]["key"] == first[2]["key"] and surname not in repr(second[2])
+    back = _search(cbs, surname, store=second[2], trigger=ids.POP_PREV)
+    assert back[2]["page"] == 1
+    # The input changed without a search: paging starts again at page 1 of the new text.
+    other = _search(cbs, surname + "一", store=second[2], trigger=ids.POP_NEXT)
+    assert other[2] is None or other[2]["page"] == 1
+    _clean((second, back), secrets_)
+
+
+def _log_after(engine, since: int) -> list[dict]:
+    with engine.connect() as c:
+        return [
+            dict(x._mapping)
+            for x in c.execute(
+                text("SELECT * FROM security_log WHERE id > :i ORDER BY id"), {"i": since}
+            )
+        ]
+
+
+def _max_log(engine) -> int:
+    with engine.connect() as c:
+        return c.execute(text("SELECT coalesce(max(id), 0) FROM security_log")).scalar_one()
+
+
+def test_unmask_flow_for_a_permitted_caller(cbs, engine, raw, secrets_, as_caller):
+    as_caller("commander", DALI_CITY)
+    r = _in(raw, DALI_CITY)[1]
+    _trigger(_show_id(r["id"]), 1)
+    form = cbs["unmask_form"]([1], 0, 0, None, None, None)
+    _clean(form, secrets_)
+    hidden, target, who, out, reason = form
+    assert hidden is False and target == r["id"] and mask_id(r["id_number"]) in who
+    before = _max_log(engine)
+    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")
+    reply = cbs["unmask_form"]([1], 1, 0, r["id"], "电话回访核实", None)
+    # The one output allowed to hold raw values: the reply to the audited request.
+    assert r["id_number"] in repr(reply[3]) and r["phone"] in repr(reply[3])
+    assert reply[1] is None and reply[4] == ""  # shown once: target and reason cleared
+    others = [s for s in secrets_ if s not in (r["id_number"], r["phone"])]
+    assert not find_personal_data(repr(reply), known=others) or all(
+        "known" not in h for h in find_personal_data(repr(reply), known=others)
+    )
+    (log,) = _log_after(engine, before)
+    assert log["kind"] == "unmask" and log["target"] == f"resident:{r['id']}"
+    assert log["detail"] == "电话回访核实"
+    assert r["id_number"] not in repr(log) and r["phone"] not in repr(log)
+    _trigger(f"{ids.POP_UNMASK_CANCEL}.n_clicks")
+    assert cbs["unmask_form"]([1], 1, 1, None, "", None) == (True, None, "", [], "")
+
+
+def test_a_new_table_does_not_open_the_form(cbs, as_caller):
+    as_caller()
+    _trigger(_show_id(5), 0)
+    assert cbs["unmask_form"]([0, 0], 0, 0, None, None, None) == (no_update,) * 5
+
+
+@pytest.mark.parametrize(
+    ("role", "can_unmask"), [("commander", False), ("dispatcher", True), ("auditor", False)]
+)
+def test_unmask_refused_without_permission(cbs, engine, raw, secrets_, as_caller, role, can_unmask):
+    as_caller(role, PREFECTURE, can_unmask=can_unmask)
+    r = _in(raw, DALI_CITY)[0]
+    _trigger(_show_id(r["id"]), 1)
+    form = cbs["unmask_form"]([1], 0, 0, None, None, "?lang=en")
+    assert "not permitted to see full" in repr(form[3])
+    before = _max_log(engine)
+    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")  # a forged confirm, straight to the endpoint
+    reply = cbs["unmask_form"]([1], 1, 0, r["id"], "a good reason", "?lang=en")
+    _clean((form, reply), secrets_)
+    assert "not permitted to see full" in repr(reply[3])
+    assert [x["kind"] for x in _log_after(engine, before)] == ["denied"]
+
+
+def test_unmask_out_of_scope_and_bad_reason(cbs, engine, raw, secrets_, as_caller):
+    as_caller("commander", DALI_CITY)
+    other = _in(raw, OTHER)[0]
+    _trigger(_show_id(other["id"]), 1)
+    form = cbs["unmask_form"]([1], 0, 0, None, None, "?lang=en")
+    assert "outside your jurisdiction" in repr(form[3]) and form[1] is None
+    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")
+    reply = cbs["unmask_form"]([1], 1, 0, other["id"], "a good reason", "?lang=en")
+    assert "outside your jurisdiction" in repr(reply[3])
+    mine = _in(raw, DALI_CITY)[0]
+    short = cbs["unmask_form"]([1], 1, 0, mine["id"], "abc", "?lang=en")
+    assert "at least 4 characters" in repr(short[3])
+    forged = cbs["unmask_form"]([1], 1, 0, "1 OR 1=1", "a good reason", "?lang=en")
+    _clean((form, reply, short, forged), secrets_)
+
+
+def test_export_is_masked_and_logged(cbs, engine, raw, secrets_, as_caller):
+    as_caller("dispatcher", DALI_CITY, can_unmask=False)
+    surname = _in(raw, DALI_CITY)[0]["name"][0]
+    before = _max_log(engine)
+    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    store = _search(cbs, surname)[2]
+    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    assert cbs["export_population"](1, surname + "x", store, None) == (no_update, no_update)
+    data, _status = cbs["export_population"](1, surname, store, None)
+    _clean(data, secrets_)
+    rows = list(csv.reader(io.StringIO(data["content"].lstrip("\ufeff"))))
+    expected = [r for r in _in(raw, DALI_CITY) if r["name"].startswith(surname)]
+    assert rows[0][:2] == ["姓名", "身份证号"] and len(rows) - 1 == len(expected)
+    assert all("*" in row[1] and "*" in row[2] for row in rows[1:])
+    (log,) = _log_after(engine, before)
+    assert log["kind"] == "export" and f"{len(expected)} rows" in log["detail"]
+
+
+def test_export_logs_a_masked_query_and_refuses_workers(cbs, engine, raw, secrets_, as_caller):
+    as_caller("commander", PREFECTURE)
+    r = _in(raw, DALI_CITY)[0]
+    before = _max_log(engine)
+    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    store = _search(cbs, r["phone"])[2]
+    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    data, _ = cbs["export_population"](1, r["phone"], store, None)
+    _clean(data, secrets_)
+    (log,) = _log_after(engine, before)
+    assert r["phone"] not in log["detail"] and mask_phone(r["phone"]) in log["detail"]
+    as_caller("grid_worker", PREFECTURE)
+    assert cbs["export_population"](1, r["phone"], store, None)[0] is no_update
+    assert cbs["export_population"](1, None, None, None) == (no_update, no_update)
+
+
+def test_household_layer_url(cbs):
+    view = {"bounds": [[25.581, 100.201], [25.612, 100.259]], "zoom": 14, "size": [800, 600]}
+    assert cbs["household_layer_url"](view, ["网格"]) is no_update
+    url = cbs["household_layer_url"](view, ["网格", "住户"])
+    assert url == "/geo/households.geojson?bbox=100.20,25.58,100.26,25.62"
+    assert cbs["household_layer_url"](view, ["Households"]) == url
+    assert cbs["household_layer_url"]({"bounds": "x"}, ["住户"]) is no_update
+    assert cbs["household_layer_url"](None, None) is no_update
