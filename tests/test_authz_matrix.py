@@ -232,15 +232,21 @@ def _live_ids(body: bytes) -> tuple[set[int], set[int]]:
 PATTERN_VALUES = {"lang": ("zh", "en")}
 
 
-def _expand(ident: Any) -> Any:
-    """A dict id with ``["ALL"]`` wildcards → the list of concrete ids the page has."""
+def _expand(ident: Any, pattern: dict | None = None) -> Any:
+    """A dict id with ``["ALL"]`` wildcards → the list of concrete ids the page has
+    (``pattern`` overrides :data:`PATTERN_VALUES`, e.g. the resident ids of a result list)."""
     if not isinstance(ident, dict):
         return None
     wild = [k for k, v in ident.items() if v == ["ALL"]]
     if not wild:
         return None
     (k,) = wild
-    return [{**ident, k: v} for v in PATTERN_VALUES[k]]
+    return [{**ident, k: v} for v in {**PATTERN_VALUES, **(pattern or {})}[k]]
+
+
+def pattern_prop(ident: dict, prop: str) -> str:
+    """Dash's ``changedPropIds`` entry of a pattern-matching component property."""
+    return json.dumps(ident, sort_keys=True, separators=(",", ":")) + "." + prop
 
 
 def _outputs(key: str) -> Any:
@@ -262,10 +268,13 @@ def _outputs(key: str) -> Any:
 
 
 def _callback_payload(entry: dict, key: str, values: dict[str, Any], trigger: str) -> dict:
+    pattern = values.get("__pattern__")
+
     def item(d):
-        many = _expand(d["id"])
+        many = _expand(d["id"], pattern)
         if many is not None:
-            return [{"id": i, "property": d["property"], "value": i} for i in many]
+            return [{"id": i, "property": d["property"],
+                     "value": i if d["property"] == "id" else 1} for i in many]  # fmt: skip
         return {"id": d["id"], "property": d["property"],
                 "value": values.get(f"{d['id']}.{d['property']}")}  # fmt: skip
 
@@ -303,6 +312,26 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
         "show_camera": [("gc-camera-layer.n_clicks", {"gc-camera-layer.n_clicks": 1,
                                                        "gc-camera-layer.clickData":
                                                            click(c["camera"])})],
+        # 人口信息查询 (callbacks/population.py): B's resident by name, ID, last 4; unmask
+        "toggle_population": [("gc-pop-open.n_clicks", {"gc-pop-open.n_clicks": 1,
+                                                         "gc-pop-panel.hidden": True})],
+        "search_population": [
+            ("gc-pop-search.n_clicks", {"gc-pop-search.n_clicks": 1, "gc-pop-query.value": q})
+            for q in (f"CANARY-RES-{county}", f"{county}19800101123X", "123X")
+        ],
+        "unmask_form": [
+            (pattern_prop({"id": c["resident"], "type": "gc-pop-show"}, "n_clicks"),
+             {"__pattern__": {"id": (c["resident"],)}}),
+            ("gc-pop-unmask-go.n_clicks", {"gc-pop-unmask-go.n_clicks": 1,
+                                            "gc-pop-unmask-target.data": c["resident"],
+                                            "gc-pop-reason.value": "matrix probe",
+                                            "__pattern__": {"id": (c["resident"],)}}),
+        ],
+        "export_population": [("gc-pop-export.n_clicks", {
+            "gc-pop-export.n_clicks": 1, "gc-pop-query.value": f"CANARY-RES-{county}",
+            "gc-pop-page.data": {"q": f"CANARY-RES-{county}", "page": 0}})],
+        "household_layer_url": [("gc-view.data", {"gc-view.data": view,
+                                                  "gc-layers-control.overlays": ["住户"]})],
         # 网格员管理 (callbacks/roster.py): B's cell as ?cell=, B's worker picked, moved, edited
         "toggle_roster": [("gc-roster-open.n_clicks", {"gc-roster-open.n_clicks": 1})],
         "roster_permissions": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],
