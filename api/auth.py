@@ -31,9 +31,24 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard import login as pages
 from dashboard.i18n import normalise_lang
-from geodata.accounts import AccountError, Caller, authenticate, change_password, verify_password
+from geodata.accounts import (
+    AccountError,
+    Caller,
+    authenticate,
+    change_password,
+    enrol_totp,
+    totp_status,
+    verify_password,
+    verify_totp,
+)
 from geodata.security_log import log_denied_throttled, log_security
-from geodata.sessions import create_session, revoke_all, revoke_session, session_caller
+from geodata.sessions import (
+    create_session,
+    mark_second_factor,
+    revoke_all,
+    revoke_session,
+    session_caller,
+)
 from gridcmd.settings import Settings
 
 __all__ = [
@@ -60,6 +75,8 @@ FORM_PATHS = frozenset({"/login", "/logout", "/login/totp", "/account/password",
 #: Non-page prefixes: never redirected to the login page (401 JSON instead).
 DATA_PREFIXES = ("/_dash-", "/_reload-hash", "/geo/", "/live/", "/media/", "/tiles/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Wrong second-factor codes a half-signed-in session may send before it is ended.
+TOTP_ATTEMPTS = 5
 API_PREFIX = "/api/v1/"
 
 
@@ -462,6 +479,106 @@ class _Auth:
         )  # fmt: skip
 
 
+class _SecondFactor:
+    """TOTP: the sign-in step (``/login/totp``) and enrolment (``/account/totp``)."""
+
+    def __init__(self, auth: _Auth) -> None:
+        self.auth = auth
+
+    def step_get(self):
+        caller: Caller = flask.g.caller
+        if not caller.needs_second_factor:
+            return flask.redirect(safe_next(flask.request.args.get("next")), 302)
+        with self.auth.engine.connect() as conn:
+            enrolled, _required = totp_status(conn, caller.account_id)
+        if not enrolled:  # required by the role, not set up yet: enrol first
+            return flask.redirect("/account/totp?" + urlencode({"lang": _lang()}), 302)
+        return _html(
+            pages.totp_page(
+                _lang(), csrf=self.auth.session_csrf(),
+                next_path=safe_next(flask.request.args.get("next")),
+            )
+        )  # fmt: skip
+
+    def step_post(self):
+        req = flask.request
+        caller: Caller = flask.g.caller
+        lang = _lang()
+        next_path = safe_next(req.form.get("next"))
+        if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
+            page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
+                                   error=pages.FORM_EXPIRED)  # fmt: skip
+            return _html(page, 400)
+        if not caller.needs_second_factor:
+            return flask.redirect(next_path, 303)
+        now = _utcnow()
+        target = f"session {caller.session_id}"
+        with self.auth.engine.begin() as conn:
+            ok = verify_totp(conn, caller.account_id, req.form.get("code", ""), now=now)
+            log_security(conn, "second_factor", account_id=caller.account_id,
+                         username=caller.username, ip=req.remote_addr, target=target,
+                         detail="ok" if ok else "failed")  # fmt: skip
+            if ok:
+                mark_second_factor(conn, caller.session_id)
+            else:
+                from sqlalchemy import text
+
+                failures = conn.execute(
+                    text("SELECT count(*) FROM security_log WHERE kind = 'second_factor' "
+                         "AND target = :t AND detail = 'failed'"), {"t": target},
+                ).scalar_one()  # fmt: skip
+                if failures >= TOTP_ATTEMPTS:
+                    revoke_session(conn, req.cookies.get(SESSION_COOKIE), now=now)
+        if ok:
+            dest = "/account/password" if caller.must_change_password else next_path
+            return flask.redirect(dest, 303)
+        if failures >= TOTP_ATTEMPTS:
+            resp = flask.redirect("/login?" + urlencode({"lang": lang}), 303)
+            self.auth.clear_session_cookie(resp)
+            return resp
+        page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
+                               error=pages.WRONG_CODE)  # fmt: skip
+        return _html(page, 400)
+
+    def enrol_get(self, *, error: str | None = None, status: int = 200):
+        import pyotp
+
+        caller: Caller = flask.g.caller
+        with self.auth.engine.connect() as conn:
+            enrolled, required = totp_status(conn, caller.account_id)
+        secret = None if enrolled else pyotp.random_base32()
+        uri = (
+            pyotp.TOTP(secret).provisioning_uri(name=caller.username, issuer_name="Grid Command")
+            if secret else None
+        )  # fmt: skip
+        return _html(
+            pages.totp_enrol_page(
+                _lang(), csrf=self.auth.session_csrf(), secret=secret, uri=uri,
+                enabled=enrolled, required=required, error=error,
+            ),
+            status,
+        )  # fmt: skip
+
+    def enrol_post(self):
+        req = flask.request
+        caller: Caller = flask.g.caller
+        if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
+            return self.enrol_get(error=pages.FORM_EXPIRED, status=400)
+        now = _utcnow()
+        with self.auth.engine.begin() as conn:
+            enrolled, _required = totp_status(conn, caller.account_id)
+            if enrolled:  # replacing a factor needs an admin reset, not a form post
+                return self.enrol_get(status=409)
+            secret = req.form.get("secret", "")[:64]
+            if not enrol_totp(conn, caller.account_id, secret, req.form.get("code", ""), now=now):
+                return self.enrol_get(error=pages.WRONG_CODE, status=400)
+            mark_second_factor(conn, caller.session_id)
+            log_security(conn, "second_factor", account_id=caller.account_id,
+                         username=caller.username, ip=req.remote_addr,
+                         detail="enrolled")  # fmt: skip
+        return self.enrol_get()
+
+
 def _too_large(_exc: Exception) -> flask.Response:
     """413 as JSON (a chunked body that outgrew the limit while being read)."""
     return _json(413, "too_large", "the request body is too large")
@@ -483,6 +600,11 @@ def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> Non
     server.add_url_rule("/login", "auth_login_post", auth.login_post, methods=["POST"])
     server.add_url_rule("/logout", "auth_logout", auth.logout_get, methods=["GET"])
     server.add_url_rule("/logout", "auth_logout_post", auth.logout_post, methods=["POST"])
+    totp = _SecondFactor(auth)
+    server.add_url_rule("/login/totp", "auth_totp", totp.step_get, methods=["GET"])
+    server.add_url_rule("/login/totp", "auth_totp_post", totp.step_post, methods=["POST"])
+    server.add_url_rule("/account/totp", "auth_totp_enrol", totp.enrol_get, methods=["GET"])
+    server.add_url_rule("/account/totp", "auth_totp_enrol_post", totp.enrol_post, methods=["POST"])
     server.add_url_rule("/account/password", "auth_password", auth.password_get, methods=["GET"])
     server.add_url_rule(
         "/account/password", "auth_password_post", auth.password_post, methods=["POST"]

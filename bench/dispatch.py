@@ -106,7 +106,7 @@ def measure(engine, n_events: int, seed: int) -> dict:
         plan = "\n".join(conn.execute(
             text("EXPLAIN " + dispatch._CANDIDATES.text),
             {"lon": ev0[0], "lat": ev0[1], "path": scope, "scope": scope,
-             "open": list(OPEN_STATUSES), "k": 30},
+             "open": list(OPEN_STATUSES), "k": 30, "cut": float("inf")},
         ).scalars())  # fmt: skip
         uses_index = "Index Scan using ix_grid_worker_position" in plan and "Order By" in plan
         if n_workers < 20_000:

@@ -26,15 +26,20 @@ __all__ = [
     "Caller",
     "authenticate",
     "change_password",
+    "account_id_for",
     "check_password_policy",
     "create_account",
     "disable",
+    "enrol_totp",
     "has_permission",
     "hash_password",
     "load_caller",
     "reset_password",
     "set_role",
+    "set_totp_required",
+    "totp_status",
     "verify_password",
+    "verify_totp",
 ]
 
 #: What each role may do. ``view``: the map, panels, live layers and tables of the scope;
@@ -399,3 +404,72 @@ def set_role(
     where = f" cell {jurisdiction_code}" if jurisdiction_code else ""
     log_security(conn, "account_change", account_id=account_id, username=username,
                  detail=f"role {role}{where}")  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- second factor
+
+
+def set_totp_required(conn, role: str, required: bool) -> None:
+    """Require (or not) a TOTP second factor for every account of ``role`` (role_policy)."""
+    _check_role(role)
+    conn.execute(
+        text(
+            """
+            INSERT INTO role_policy (role, totp_required, updated_at) VALUES (:r, :q, now())
+            ON CONFLICT (role) DO UPDATE SET totp_required = :q, updated_at = now()
+            """
+        ),
+        {"r": role, "q": required},
+    )
+    log_security(conn, "account_change", detail=f"totp {'required' if required else 'optional'} "
+                 f"for role {role}")  # fmt: skip
+
+
+def totp_status(conn, account_id: int) -> tuple[bool, bool]:
+    """(enrolled, required by the role policy) for an account."""
+    row = conn.execute(
+        text(
+            """
+            SELECT a.totp_secret IS NOT NULL AS enrolled,
+                   coalesce(p.totp_required, false) AS required
+            FROM account a LEFT JOIN role_policy p ON p.role = a.role WHERE a.id = :id
+            """
+        ),
+        {"id": account_id},
+    ).one()
+    return row.enrolled, row.required
+
+
+def verify_totp(conn, account_id: int, code: str, *, now: dt.datetime) -> bool:
+    """Whether ``code`` is the account's current TOTP code (±30 s of clock drift)."""
+    import pyotp
+
+    secret = conn.execute(
+        text("SELECT totp_secret FROM account WHERE id = :id"), {"id": account_id}
+    ).scalar()
+    code = (code or "").strip().replace(" ", "")
+    if not secret or not code.isdigit() or len(code) != 6:
+        return False
+    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+
+
+def enrol_totp(conn, account_id: int, secret: str, code: str, *, now: dt.datetime) -> bool:
+    """Store ``secret`` as the account's second factor if ``code`` proves the authenticator
+    holds it; returns whether it was stored."""
+    import pyotp
+
+    code = (code or "").strip().replace(" ", "")
+    try:
+        ok = (
+            code.isdigit()
+            and len(code) == 6
+            and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+        )
+    except Exception:  # noqa: BLE001 (a malformed secret from the form)
+        ok = False
+    if ok:
+        conn.execute(
+            text("UPDATE account SET totp_secret = :s WHERE id = :id"),
+            {"s": secret, "id": account_id},
+        )
+    return bool(ok)

@@ -90,7 +90,7 @@ _CANDIDATES_SQL = """
           AND wc.path <@ CAST(:scope AS ltree)
           {nearest}
     ),
-    cand AS (SELECT id FROM resp UNION SELECT id FROM knn)
+    cand AS (SELECT id FROM resp UNION SELECT id FROM knn WHERE deg <= :cut)
     SELECT w.id, w.employee_no, w.name, w.duty_status, w.last_fix_at,
            ST_X(w.position) AS lon, ST_Y(w.position) AS lat,
            wc.id AS cell_id, wc.code AS cell_code, wc.name AS cell_name,
@@ -212,8 +212,9 @@ def recommend_workers(
     def rank(rows: list) -> list[dict[str, Any]]:
         return sorted((_candidate(r, now, stale_after_s) for r in rows), key=rank_key)[:limit]
 
+    cut = math.inf  # KNN rows farther than this (degrees) cannot enter the list
     while True:
-        rows = conn.execute(_CANDIDATES, {**params, "k": k}).all()
+        rows = conn.execute(_CANDIDATES, {**params, "k": k, "cut": cut}).all()
         ranked = rank(rows)
         n_knn = rows[0].n_knn if rows else 0
         if n_knn < k:  # every eligible on-duty worker was fetched
@@ -229,6 +230,9 @@ def recommend_workers(
             # query's bitmap scan tempts the planner into a parallel plan costing ~50 ms).
             radius = _radius_deg(ev.lat, ranked[-1]["score_m"])
             k = max(2 * k, math.ceil(1.5 * n_knn * (radius / rows[0].max_deg) ** 2))
+            # Beyond the radius a worker is farther than the current last score: skip the
+            # distance and load of those rows (the last score only drops as k grows).
+            cut = radius
         else:
             k *= 4
     for i, c in enumerate(ranked, 1):

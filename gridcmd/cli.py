@@ -402,6 +402,201 @@ def token_revoke(
     out.print(f"token {token_id} revoked")
 
 
+# ----------------------------------------------------------------------------- user
+
+user_app = typer.Typer(
+    help="Dashboard accounts: add, list, disable, reset passwords, roles, TOTP policy.",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
+
+
+def _account_errors(fn: Callable) -> Callable:
+    """AccountError (unknown user, weak password, bad role or cell ...) → one error line."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from geodata.accounts import AccountError
+
+        try:
+            return fn(*args, **kwargs)
+        except AccountError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+@user_app.command("add")
+@friendly
+@_account_errors
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name (no spaces).")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="admin, commander, dispatcher, supervisor, auditor, grid_worker."
+        ),
+    ],
+    cell: Annotated[
+        str, typer.Option("--cell", help="Code of the jurisdiction cell, e.g. 532901.")
+    ],
+    display_name: Annotated[str, typer.Option("--display-name", help="Shown in the UI.")] = "",
+    worker: Annotated[
+        str | None, typer.Option("--worker", help="grid_worker only: the worker's employee number.")
+    ] = None,
+    can_unmask: Annotated[
+        bool, typer.Option("--can-unmask", help="May ask to see one resident's full ID/phone.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    must_change: Annotated[
+        bool, typer.Option("--must-change/--no-must-change", help="Force a change at first login.")
+    ] = True,
+) -> None:
+    """Create an account (the password is prompted twice, or read with --password-stdin)."""
+    from geodata.accounts import check_password_policy, create_account
+    from geodata.security_log import log_security
+    from geodata.tokens import worker_id_for_employee
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    problems = check_password_policy(password, username)
+    if problems:
+        _fail(problems[0])
+    eng = engine_for(get_settings())
+    with eng.begin() as conn:
+        worker_id = None
+        if worker is not None:
+            worker_id = worker_id_for_employee(conn, worker)
+            if worker_id is None:
+                _fail(f"no worker with employee number {worker!r}")
+        account_id = create_account(
+            conn, username, display_name, role, cell, password, can_unmask=can_unmask,
+            worker_id=worker_id, must_change_password=must_change,
+        )  # fmt: skip
+        log_security(conn, "account_change", account_id=account_id, username=username,
+                     detail=f"created by CLI: role {role} cell {cell}")  # fmt: skip
+    out.print(f"account {username} ({role} of {cell}) created", highlight=False)
+
+
+@user_app.command("list")
+@friendly
+def user_list(
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="Only accounts within this cell's subtree.")
+    ] = None,
+) -> None:
+    """List accounts (optionally those whose jurisdiction lies within --cell)."""
+    from sqlalchemy import text
+
+    eng = engine_for(get_settings())
+    with eng.connect() as conn:
+        if (
+            cell is not None
+            and not conn.execute(
+                text("SELECT 1 FROM grid_cell WHERE code = :c"), {"c": cell}
+            ).first()
+        ):
+            _fail(f"no cell with code {cell!r}")
+        rows = conn.execute(
+            text(
+                """
+                SELECT a.username, a.display_name, a.role, c.code, a.active, a.synthetic,
+                       a.must_change_password, a.totp_secret IS NOT NULL AS totp,
+                       a.locked_until > now() AS locked
+                FROM account a JOIN grid_cell c ON c.id = a.jurisdiction_cell_id
+                WHERE CAST(:cell AS text) IS NULL
+                   OR c.path <@ (SELECT path FROM grid_cell WHERE code = :cell)
+                ORDER BY c.path, a.role, a.username
+                """
+            ),
+            {"cell": cell},
+        ).all()
+    t = Table(title=f"{len(rows)} accounts")
+    for col in ("username", "name", "role", "cell", "state", "flags"):
+        t.add_column(col)
+    for r in rows:
+        state = "disabled" if not r.active else ("locked" if r.locked else "active")
+        flags = ", ".join(
+            f for f, on in (("synthetic", r.synthetic), ("must change password",
+                            r.must_change_password), ("totp", r.totp)) if on
+        )  # fmt: skip
+        t.add_row(r.username, r.display_name, r.role, r.code, state, flags)
+    out.print(t)
+
+
+@user_app.command("disable")
+@friendly
+@_account_errors
+def user_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account and end its sessions."""
+    from geodata.accounts import disable
+
+    with engine_for(get_settings()).begin() as conn:
+        disable(conn, username, now=_now())
+    out.print(f"account {username} disabled; its sessions ended", highlight=False)
+
+
+@user_app.command("reset-password")
+@friendly
+@_account_errors
+def user_reset_password(username: Annotated[str, typer.Argument()]) -> None:
+    """Set a one-time temporary password (printed once) that must be changed at next login."""
+    from geodata.accounts import reset_password
+
+    with engine_for(get_settings()).begin() as conn:
+        temporary = reset_password(conn, username, now=_now())
+    err.print(f"temporary password of {username} (shown once; must be changed at login):",
+              highlight=False)  # fmt: skip
+    out.print(temporary, highlight=False, soft_wrap=True)
+
+
+@user_app.command("set-role")
+@friendly
+@_account_errors
+def user_set_role(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option("--role", help="The new role.")],
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="A new jurisdiction cell code (optional).")
+    ] = None,
+) -> None:
+    """Change an account's role (and jurisdiction); its sessions end."""
+    from geodata.accounts import set_role
+
+    with engine_for(get_settings()).begin() as conn:
+        set_role(conn, username, role, jurisdiction_code=cell, now=_now())
+    out.print(f"account {username}: role {role}" + (f", cell {cell}" if cell else ""),
+              highlight=False)  # fmt: skip
+
+
+@user_app.command("require-totp")
+@friendly
+@_account_errors
+def user_require_totp(
+    role: Annotated[str, typer.Argument(help="The role the policy applies to.")],
+    state: Annotated[str, typer.Argument(help="on or off")],
+) -> None:
+    """Require (on) or stop requiring (off) a second factor (TOTP) for every account of ROLE."""
+    from geodata.accounts import set_totp_required
+
+    if state not in ("on", "off"):
+        _fail("the state is on or off", code=2)
+    with engine_for(get_settings()).begin() as conn:
+        set_totp_required(conn, role, state == "on")
+    required = "required" if state == "on" else "optional"
+    out.print(f"two-factor authentication for {role}: {required}", highlight=False)
+
+
 # ----------------------------------------------------------------------------- camera
 
 camera_app = typer.Typer(help="Camera inventory (视频资源): import and list.", no_args_is_help=True)

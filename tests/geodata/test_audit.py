@@ -278,3 +278,49 @@ def test_migration_backfills_existing_history(make_database):
             assert verify_chain(c).ok
     finally:
         eng.dispose()
+
+
+def test_history_and_event_writes_in_either_order_do_not_deadlock(audit_engine):
+    """One transaction writes history then an event (as the ingest CTE does), another an event
+    then history (a workflow transition): the chain trigger takes the live log's lock first, so
+    they queue instead of deadlocking."""
+    import time
+
+    with audit_engine.connect() as c:
+        ev, ev2 = c.execute(text("SELECT id FROM event ORDER BY id LIMIT 2")).scalars().all()
+    hist = text(
+        "INSERT INTO event_action (event_id, actor_type, at, to_status, note) "
+        "VALUES (:e, 'system', clock_timestamp(), 'accepted', '[test] order')"
+    )
+    touch = text("UPDATE event SET version = version WHERE id = :e")
+    first_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def history_first() -> None:
+        try:
+            with audit_engine.begin() as c:
+                c.execute(hist, {"e": ev})
+                first_done.set()
+                time.sleep(0.5)
+                c.execute(touch, {"e": ev})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            first_done.set()
+
+    def event_first() -> None:
+        try:
+            first_done.wait(10)
+            with audit_engine.begin() as c:  # another event: no row lock in common
+                c.execute(touch, {"e": ev2})
+                c.execute(hist, {"e": ev2})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=history_first), threading.Thread(target=event_first)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    with audit_engine.connect() as c:
+        assert verify_chain(c).ok

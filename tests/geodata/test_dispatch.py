@@ -256,7 +256,7 @@ def test_knn_uses_the_gist_index(conn):
     plan = "\n".join(conn.execute(
         text("EXPLAIN " + dispatch._CANDIDATES.text),
         {"lon": ev.x, "lat": ev.y, "path": "532900", "scope": "532900",
-         "open": list(OPEN_STATUSES), "k": 30},
+         "open": list(OPEN_STATUSES), "k": 30, "cut": float("inf")},
     ).scalars())  # fmt: skip
     assert "Index Scan using ix_grid_worker_position" in plan
     assert 'Order By: ("position" <->' in plan
