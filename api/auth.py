@@ -13,11 +13,13 @@ its ``before_request`` gate runs first on every request:
   sent to ``/account/password``; a pending second factor to ``/login/totp``;
 * cookie-authenticated writes must be JSON, and same-origin (CSRF; see docs/security.md).
 
-``flask.g.caller`` is the :class:`geodata.accounts.Caller` of the session.
+``flask.g.caller`` is the :class:`geodata.accounts.Caller` of the session. Response headers
+(CSP ...) are in ``api/headers.py``, the TOTP step and enrolment in ``api/second_factor.py``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -29,6 +31,7 @@ import flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from api.headers import SecurityHeaders
 from dashboard import login as pages
 from dashboard.i18n import normalise_lang
 from geodata.accounts import (
@@ -36,15 +39,11 @@ from geodata.accounts import (
     Caller,
     authenticate,
     change_password,
-    enrol_totp,
-    totp_status,
     verify_password,
-    verify_totp,
 )
-from geodata.security_log import log_denied_throttled, log_security
+from geodata.security_log import log_denied_throttled, log_security, recent_failures_from
 from geodata.sessions import (
     create_session,
-    mark_second_factor,
     revoke_all,
     revoke_session,
     session_caller,
@@ -75,19 +74,9 @@ FORM_PATHS = frozenset({"/login", "/logout", "/login/totp", "/account/password",
 #: Non-page prefixes: never redirected to the login page (401 JSON instead).
 DATA_PREFIXES = ("/_dash-", "/_reload-hash", "/geo/", "/live/", "/media/", "/tiles/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Wrong second-factor codes a half-signed-in session may send before it is ended.
-TOTP_ATTEMPTS = 5
+#: Failed sign-ins from one address within 15 minutes after which it must wait (any account).
+IP_FAILURE_LIMIT = 50
 API_PREFIX = "/api/v1/"
-
-
-def _origin(url: str | None) -> str | None:
-    """``scheme://host[:port]`` of an absolute http(s) URL template, else ``None``."""
-    if not url:
-        return None
-    parts = urlsplit(url.replace("{", "").replace("}", ""))
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
 
 
 def _utcnow() -> dt.datetime:
@@ -150,16 +139,15 @@ class _Auth:
         self.absolute = dt.timedelta(hours=settings.session_max_h)
         self.trust_proxy = settings.trust_proxy
         self.max_body = settings.max_body_bytes
-        self.media_origins = settings.media_origin_list
-        self.basemap_origin = _origin(settings.basemap_url)
-        self._csp: str | None = None
         self._key = hashlib.sha256(("gridcmd-csrf|" + secret).encode()).digest()
 
     # -- helpers
 
     def csrf_for(self, purpose: str, bound_to: str) -> str:
         """A form token: HMAC of ``bound_to`` (the pre-login cookie or the session token)."""
-        return hmac.new(self._key, f"{purpose}|{bound_to}".encode(), hashlib.sha256).hexdigest()
+        mac = hmac.new(self._key, f"{purpose}|{bound_to}".encode(), hashlib.sha256).digest()
+        # base64url, not hex: no long digit runs that look like an ID number to a scanner
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def csrf_ok(self, purpose: str, bound_to: str | None) -> bool:
         sent = flask.request.form.get("csrf_token", "")
@@ -274,56 +262,6 @@ class _Auth:
                 return "cross-origin request"
         return None
 
-    # -- response headers
-
-    def csp(self) -> str:
-        """The Content-Security-Policy: nothing external except configured media servers
-        (and the basemap's tile server for images, when one is configured). Built once, at
-        the first response, after Dash has collected its inline scripts."""
-        if self._csp is None:
-            dash_app = flask.current_app.extensions.get("gridcmd.dash")
-            hashes = dash_app.csp_hashes() if dash_app is not None else []
-            media = " ".join(self.media_origins)
-            img = "'self' data: blob:" + (f" {self.basemap_origin}" if self.basemap_origin else "")
-            directives = {
-                "default-src": "'self'",
-                "script-src": " ".join(["'self'", *hashes]),
-                # Leaflet divIcon HTML and Dash components use style attributes; styles
-                # cannot run script.
-                "style-src": "'self' 'unsafe-inline'",
-                "img-src": img,
-                "font-src": "'self' data:",
-                "media-src": f"'self' blob: {media}".strip(),
-                "worker-src": "'self' blob:",
-                "connect-src": f"'self' {media}".strip(),
-                "frame-ancestors": "'none'",
-                "frame-src": "'none'",
-                "object-src": "'none'",
-                "base-uri": "'self'",
-                "form-action": "'self'",
-            }
-            if dash_app is None:
-                return "; ".join(f"{k} {v}" for k, v in directives.items())
-            self._csp = "; ".join(f"{k} {v}" for k, v in directives.items())
-        return self._csp
-
-    def add_headers(self, resp: flask.Response) -> flask.Response:
-        """Security headers on every response (HTML, JSON, assets, errors)."""
-        h = resp.headers
-        h["Content-Security-Policy"] = self.csp()
-        h["X-Frame-Options"] = "DENY"
-        h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "same-origin"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-        if flask.request.is_secure:
-            h["Strict-Transport-Security"] = "max-age=31536000"
-        for name in {k for k, _v in h.items() if k.lower().startswith("access-control-")}:
-            del h[name]  # no CORS, ever
-        if flask.request.path in FORM_PATHS or flask.request.path == "/account/password":
-            h["Cache-Control"] = "no-store"
-        return resp
-
     # -- routes
 
     def login_form(self, *, status: int = 200, error: str | None = None, username: str = ""):
@@ -357,7 +295,15 @@ class _Auth:
         now = _utcnow()
         ip = req.remote_addr
         with self.engine.begin() as conn:
-            result = authenticate(conn, username, req.form.get("password", ""), ip=ip, now=now)
+            if recent_failures_from(conn, ip) >= IP_FAILURE_LIMIT:
+                # Password spraying across accounts: this address waits (same message).
+                log_security(conn, "login_failed", username=username, ip=ip,
+                             detail="address throttled")  # fmt: skip
+                result = None
+            else:
+                result = authenticate(conn, username, req.form.get("password", ""), ip=ip, now=now)
+        if result is None:
+            return self.login_form(status=429, error=pages.LOGIN_FAILED, username=username)
         if not isinstance(result, Caller):
             return self.login_form(error=pages.LOGIN_FAILED, username=username)
         with self.engine.begin() as conn:
@@ -479,106 +425,6 @@ class _Auth:
         )  # fmt: skip
 
 
-class _SecondFactor:
-    """TOTP: the sign-in step (``/login/totp``) and enrolment (``/account/totp``)."""
-
-    def __init__(self, auth: _Auth) -> None:
-        self.auth = auth
-
-    def step_get(self):
-        caller: Caller = flask.g.caller
-        if not caller.needs_second_factor:
-            return flask.redirect(safe_next(flask.request.args.get("next")), 302)
-        with self.auth.engine.connect() as conn:
-            enrolled, _required = totp_status(conn, caller.account_id)
-        if not enrolled:  # required by the role, not set up yet: enrol first
-            return flask.redirect("/account/totp?" + urlencode({"lang": _lang()}), 302)
-        return _html(
-            pages.totp_page(
-                _lang(), csrf=self.auth.session_csrf(),
-                next_path=safe_next(flask.request.args.get("next")),
-            )
-        )  # fmt: skip
-
-    def step_post(self):
-        req = flask.request
-        caller: Caller = flask.g.caller
-        lang = _lang()
-        next_path = safe_next(req.form.get("next"))
-        if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
-            page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
-                                   error=pages.FORM_EXPIRED)  # fmt: skip
-            return _html(page, 400)
-        if not caller.needs_second_factor:
-            return flask.redirect(next_path, 303)
-        now = _utcnow()
-        target = f"session {caller.session_id}"
-        with self.auth.engine.begin() as conn:
-            ok = verify_totp(conn, caller.account_id, req.form.get("code", ""), now=now)
-            log_security(conn, "second_factor", account_id=caller.account_id,
-                         username=caller.username, ip=req.remote_addr, target=target,
-                         detail="ok" if ok else "failed")  # fmt: skip
-            if ok:
-                mark_second_factor(conn, caller.session_id)
-            else:
-                from sqlalchemy import text
-
-                failures = conn.execute(
-                    text("SELECT count(*) FROM security_log WHERE kind = 'second_factor' "
-                         "AND target = :t AND detail = 'failed'"), {"t": target},
-                ).scalar_one()  # fmt: skip
-                if failures >= TOTP_ATTEMPTS:
-                    revoke_session(conn, req.cookies.get(SESSION_COOKIE), now=now)
-        if ok:
-            dest = "/account/password" if caller.must_change_password else next_path
-            return flask.redirect(dest, 303)
-        if failures >= TOTP_ATTEMPTS:
-            resp = flask.redirect("/login?" + urlencode({"lang": lang}), 303)
-            self.auth.clear_session_cookie(resp)
-            return resp
-        page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
-                               error=pages.WRONG_CODE)  # fmt: skip
-        return _html(page, 400)
-
-    def enrol_get(self, *, error: str | None = None, status: int = 200):
-        import pyotp
-
-        caller: Caller = flask.g.caller
-        with self.auth.engine.connect() as conn:
-            enrolled, required = totp_status(conn, caller.account_id)
-        secret = None if enrolled else pyotp.random_base32()
-        uri = (
-            pyotp.TOTP(secret).provisioning_uri(name=caller.username, issuer_name="Grid Command")
-            if secret else None
-        )  # fmt: skip
-        return _html(
-            pages.totp_enrol_page(
-                _lang(), csrf=self.auth.session_csrf(), secret=secret, uri=uri,
-                enabled=enrolled, required=required, error=error,
-            ),
-            status,
-        )  # fmt: skip
-
-    def enrol_post(self):
-        req = flask.request
-        caller: Caller = flask.g.caller
-        if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
-            return self.enrol_get(error=pages.FORM_EXPIRED, status=400)
-        now = _utcnow()
-        with self.auth.engine.begin() as conn:
-            enrolled, _required = totp_status(conn, caller.account_id)
-            if enrolled:  # replacing a factor needs an admin reset, not a form post
-                return self.enrol_get(status=409)
-            secret = req.form.get("secret", "")[:64]
-            if not enrol_totp(conn, caller.account_id, secret, req.form.get("code", ""), now=now):
-                return self.enrol_get(error=pages.WRONG_CODE, status=400)
-            mark_second_factor(conn, caller.session_id)
-            log_security(conn, "second_factor", account_id=caller.account_id,
-                         username=caller.username, ip=req.remote_addr,
-                         detail="enrolled")  # fmt: skip
-        return self.enrol_get()
-
-
 def _too_large(_exc: Exception) -> flask.Response:
     """413 as JSON (a chunked body that outgrew the limit while being read)."""
     return _json(413, "too_large", "the request body is too large")
@@ -594,13 +440,15 @@ def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> Non
     auth = _Auth(engine, settings, settings.secret_key.get_secret_value())
     server.extensions["gridcmd.auth"] = auth
     server.before_request(auth.gate)
-    server.after_request(auth.add_headers)
+    server.after_request(SecurityHeaders(settings).add)
     server.register_error_handler(413, _too_large)
     server.add_url_rule("/login", "auth_login", auth.login_get, methods=["GET"])
     server.add_url_rule("/login", "auth_login_post", auth.login_post, methods=["POST"])
     server.add_url_rule("/logout", "auth_logout", auth.logout_get, methods=["GET"])
     server.add_url_rule("/logout", "auth_logout_post", auth.logout_post, methods=["POST"])
-    totp = _SecondFactor(auth)
+    from api.second_factor import SecondFactor
+
+    totp = SecondFactor(auth)
     server.add_url_rule("/login/totp", "auth_totp", totp.step_get, methods=["GET"])
     server.add_url_rule("/login/totp", "auth_totp_post", totp.step_post, methods=["POST"])
     server.add_url_rule("/account/totp", "auth_totp_enrol", totp.enrol_get, methods=["GET"])

@@ -25,7 +25,7 @@ def login_cookie(base: str, username: str = DEMO_USER, password: str = DEMO_PASS
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
     with opener.open(base.rstrip("/") + "/login", timeout=30) as resp:
         page = resp.read().decode()
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page)
     if csrf is None:
         raise RuntimeError(f"no login form at {base}/login")
     data = urllib.parse.urlencode(

@@ -220,12 +220,19 @@ def page(
         dcc.Store(id=ids.SELECTED, data=INITIAL),
         dcc.Store(id=ids.VIEW, data=None),
         the_map,
-        header,
-        html.Nav(
-            crumbs,
-            id=ids.BREADCRUMB,
-            className="gc-breadcrumb",
-            **{"aria-label": t("Breadcrumb", lang)},
+        # Header and breadcrumb stack in one column, so a header that wraps on a narrow
+        # screen pushes the breadcrumb down instead of covering it.
+        html.Div(
+            [
+                header,
+                html.Nav(
+                    crumbs,
+                    id=ids.BREADCRUMB,
+                    className="gc-breadcrumb",
+                    **{"aria-label": t("Breadcrumb", lang)},
+                ),
+            ],
+            className="gc-top-left",
         ),
         html.Div(id=ids.MESSAGE, className="gc-message", role="alert"),
         parts["panel"],

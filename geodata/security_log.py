@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from geodata.models import SECURITY_KINDS
 
-__all__ = ["log_security", "log_denied_throttled", "recent_security_log"]
+__all__ = ["log_denied_throttled", "log_security", "recent_failures_from", "recent_security_log"]
 
 #: Longest stored text of a field (a hostile client cannot fill the log with megabytes).
 _MAX = 500
@@ -86,3 +86,19 @@ def recent_security_log(conn, *, limit: int = 100, kind: str | None = None) -> l
         {"k": kind, "n": limit},
     )
     return [dict(r._mapping) for r in rows]
+
+
+def recent_failures_from(conn, ip: str | None, *, minutes: int = 15) -> int:
+    """Failed sign-ins logged from ``ip`` in the last ``minutes`` (any account)."""
+    if not ip:
+        return 0
+    return conn.execute(
+        text(
+            """
+            SELECT count(*) FROM security_log
+            WHERE kind = 'login_failed' AND ip = :ip
+              AND at > clock_timestamp() - make_interval(mins => :m)
+            """
+        ),
+        {"ip": ip, "m": minutes},
+    ).scalar_one()

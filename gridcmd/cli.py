@@ -522,7 +522,8 @@ def user_list(
             {"cell": cell},
         ).all()
     t = Table(title=f"{len(rows)} accounts")
-    for col in ("username", "name", "role", "cell", "state", "flags"):
+    t.add_column("username", no_wrap=True)
+    for col in ("name", "role", "cell", "state", "flags"):
         t.add_column(col)
     for r in rows:
         state = "disabled" if not r.active else ("locked" if r.locked else "active")

@@ -176,7 +176,7 @@ def login(client, username: str, password: str = TEST_PASSWORD, *, next_path: st
     import re
 
     page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     return client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf, "next": next_path},
@@ -236,3 +236,47 @@ def _prefecture_caller():
     )
     yield
     CALLER_OVERRIDE.reset(token)
+
+
+# ----------------------------------------------------------------------------- session-wide scan
+# Every response any app sends during the test run (API, routes, pages, Dash callback replies)
+# is checked for unmasked ID and mobile numbers (tests/scan.py). Allowed: the reply to an
+# audited unmask request, and a 4xx from the mobile API (it may echo the client's own input,
+# e.g. a coordinate, in its error detail — nothing stored leaves that way).
+SCAN_FINDINGS: list[str] = []
+
+
+def _scan_allowed(request, response) -> bool:
+    if request.path == "/_dash-update-component":
+        return "gc-pop-unmask-out" in (request.get_data(as_text=True) or "")[:2000]
+    return request.path.startswith("/api/v1/") and 400 <= response.status_code < 500
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_every_response():
+    import flask
+
+    from tests.scan import _body_text, find_personal_data
+
+    def on_response(sender, response, **_):
+        if flask.request.path.startswith(("/_dash-component-suites/", "/assets/")) or (
+            response.mimetype in ("application/javascript", "text/javascript", "text/css")
+        ):
+            return  # the app's own code bundles, not data
+        try:
+            body = _body_text(response)
+        except Exception:  # noqa: BLE001 - an unreadable body is not personal data
+            return
+        if body is None:
+            return
+        hits = find_personal_data(body)
+        if hits and not _scan_allowed(flask.request, response):
+            where = f"{flask.request.method} {flask.request.path}"
+            SCAN_FINDINGS.extend(f"{where} ({response.status_code}): {h}" for h in hits)
+
+    flask.request_finished.connect(on_response, weak=False)
+    yield
+    flask.request_finished.disconnect(on_response)
+    assert not SCAN_FINDINGS, "unmasked personal data in responses during the test run:\n" + (
+        "\n".join(SCAN_FINDINGS[:30])
+    )

@@ -125,7 +125,7 @@ def test_login_sets_a_hardened_cookie_and_redirects_to_next(client, engine):
 def test_cookie_is_secure_over_https(server, accounts):
     c = server.test_client()
     page = c.get("/login", base_url="https://gridcmd.example").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     r = c.post(
         "/login", base_url="https://gridcmd.example",
         data={"username": "t_commander", "password": TEST_PASSWORD, "csrf_token": csrf},
@@ -143,7 +143,7 @@ def test_forwarded_proto_is_ignored_unless_the_proxy_is_trusted(settings, engine
         c = create_app(s, engine).server.test_client()
         headers = {"X-Forwarded-Proto": "https"}
         page = c.get("/login", headers=headers).get_data(as_text=True)
-        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+        csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
         r = c.post("/login", headers=headers, data={
             "username": "t_commander", "password": TEST_PASSWORD, "csrf_token": csrf})  # fmt: skip
         cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith(SESSION_COOKIE)][0]
@@ -157,7 +157,7 @@ def test_login_without_the_csrf_token_is_refused(client):
     # A token from another browser (other pre-login cookie) does not work either.
     other = client.application.test_client()
     page = other.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     r = client.post(
         "/login", data={"username": "t_commander", "password": TEST_PASSWORD, "csrf_token": csrf}
     )
@@ -191,7 +191,7 @@ def test_logout_revokes_the_server_side_session(client, engine):
     login(client, "t_commander")
     token = _cookie(client)
     page = client.get("/logout", headers=HTML).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     r = client.post("/logout", data={"csrf_token": csrf})
     assert r.status_code == 303 and r.headers["Location"].startswith("/login")
     assert _cookie(client) is None
@@ -231,7 +231,7 @@ def test_next_and_username_are_escaped_on_the_login_page(client):
     payload = '"><img src=x onerror=window.__pwned=1>'
     page = client.get("/login", query_string={"next": "/" + payload}).get_data(as_text=True)
     assert "<img" not in page and "&lt;img" in page
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     r = client.post("/login", data={"username": payload, "password": "x", "csrf_token": csrf})
     body = r.get_data(as_text=True)
     assert "<img" not in body and "&lt;img" in body
@@ -243,7 +243,7 @@ def test_next_and_username_are_escaped_on_the_login_page(client):
 def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, engine):
     def attempt(username: str):
         page = client.get("/login").get_data(as_text=True)
-        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+        csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
         r = client.post("/login", data={"username": username, "password": "Wrong-Pass-123",
                                         "csrf_token": csrf})  # fmt: skip
         return r.status_code, r.get_data(as_text=True).replace(username, "USER")
@@ -372,7 +372,7 @@ def test_forced_password_change_flow(server, engine, fresh_account):
     blocked = c.get("/_dash-layout")
     assert blocked.status_code == 403 and blocked.json["error"] == "password_change_required"
     page = c.get("/account/password").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
 
     def change(current: str, new: str, repeat: str | None = None):
         form = {"csrf_token": csrf, "current": current, "new": new, "repeat": repeat or new}
@@ -398,7 +398,7 @@ def test_password_change_ends_the_other_sessions(server, fresh_account):
     login(a, username)
     login(b, username)
     page = a.get("/account/password").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
     form = {"csrf_token": csrf, "current": TEST_PASSWORD, "new": "Other-Pass-2027!",
             "repeat": "Other-Pass-2027!"}  # fmt: skip
     r = a.post("/account/password", data=form)
@@ -458,3 +458,21 @@ def test_security_log_records_logins_and_is_append_only(client, engine):
     assert all(TEST_PASSWORD not in (r["detail"] or "") for r in rows)
     with engine.connect() as c, pytest.raises(Exception, match="append-only"):
         c.execute(text("DELETE FROM security_log WHERE id = :i"), {"i": rows[0]["id"]})
+
+
+def test_an_address_with_many_failures_must_wait(server, engine, accounts):
+    from api.auth import IP_FAILURE_LIMIT
+    from geodata.security_log import log_security
+
+    ip = f"10.66.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    with engine.begin() as c:
+        for _ in range(IP_FAILURE_LIMIT):
+            log_security(c, "login_failed", username="sprayed", ip=ip, detail="wrong password")
+    c = server.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
+    form = {"username": "t_commander", "password": TEST_PASSWORD, "csrf_token": csrf}
+    r = c.post("/login", data=form, environ_base={"REMOTE_ADDR": ip})
+    assert r.status_code == 429 and _cookie(c) is None
+    # Another address is not affected.
+    assert c.post("/login", data=form).status_code == 303

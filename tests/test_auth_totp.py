@@ -24,7 +24,7 @@ def server(settings, engine):
 
 
 def _csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page).group(1)
+    return re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
 
 
 def _user(engine, role: str = "supervisor") -> str:

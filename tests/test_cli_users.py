@@ -23,7 +23,7 @@ def run(settings, monkeypatch):
     runner = CliRunner()
 
     def invoke(*args: str, stdin: str | None = None):
-        res = runner.invoke(cli.app, ["user", *args], input=stdin)
+        res = runner.invoke(cli.app, ["user", *args], input=stdin, env={"COLUMNS": "200"})
         assert "Traceback" not in res.output
         return res
 

@@ -131,3 +131,21 @@ def test_event_title_payload_is_text_in_the_details_panel(page, live_url, xss_ev
     assert PAYLOAD in detail.inner_text()  # the literal text
     assert detail.locator("img[src=x]").count() == 0
     assert pg.evaluate("() => window.__pwned") is None
+
+
+def test_an_ended_session_sends_the_open_map_to_sign_in(page, page_log, live_url, engine):
+    pg = page
+    pg.goto(f"{live_url}/?cell=532901")
+    pg.wait_for_function("() => window.gridcmd && window.gridcmd.state.draws > 0")
+    token = next(c["value"] for c in pg.context.cookies() if c["name"] == "gridcmd_session")
+    from geodata.sessions import token_hash
+
+    with engine.begin() as c:  # e.g. the idle timeout, or a sign-out in another tab
+        c.execute(
+            text("UPDATE auth_session SET revoked_at = now() WHERE token_hash = :h"),
+            {"h": token_hash(token)},
+        )
+    pg.evaluate("() => fetch('/geo/cells.geojson?level=2')")
+    pg.wait_for_url(f"{live_url}/login?next=%2F%3Fcell%3D532901", timeout=10_000)
+    # The refused requests themselves are expected console noise here; nothing else is.
+    page_log.errors[:] = [e for e in page_log.errors if "status of 401" not in e]
