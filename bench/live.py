@@ -188,7 +188,7 @@ def browser_client(base: str, seconds: float, token: str) -> dict[str, Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        ctx = b.new_context(viewport={"width": 1920, "height": 1080})
+        ctx = b.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
         ctx.add_cookies([playwright_cookie(base, token)])
         pg = ctx.new_page()
         pg.goto(base + "/")
