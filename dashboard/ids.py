@@ -128,3 +128,4 @@ ROSTER_TRAIN_DATE = "gc-roster-train-date"
 ROSTER_TRAIN_TITLE = "gc-roster-train-title"
 ROSTER_TRAIN_HOURS = "gc-roster-train-hours"
 ROSTER_TRAIN = "gc-roster-train"  # button
+SIGN_OUT = "gc-sign-out"  # header link to the sign-out page

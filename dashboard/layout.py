@@ -119,6 +119,34 @@ def _panel_parts(lang: str) -> dict[str, Any]:
     }
 
 
+#: Role → msgid (the signed-in user's role in the header).
+ROLE_MSGIDS = {
+    "admin": "Administrator",
+    "commander": "Commander",
+    "dispatcher": "Dispatcher",
+    "supervisor": "Supervisor",
+    "auditor": "Auditor",
+    "grid_worker": "Grid worker",
+}
+
+
+def _user_menu(user: Mapping[str, str] | None, lang: str) -> list[Any]:
+    """Who is signed in (name · role) with change-password and sign-out links."""
+    if not user:
+        return []
+    role = t(ROLE_MSGIDS.get(user.get("role", ""), user.get("role", "")), lang)
+    return [
+        html.Span(
+            [
+                html.Span(f"{user.get('name', '')} · {role}", className="gc-user-name"),
+                html.A(t("Change password", lang), href="/account/password"),
+                html.A(t("Sign out", lang), href="/logout", id=ids.SIGN_OUT),
+            ],
+            className="gc-user",
+        )
+    ]
+
+
 def page(
     *,
     lang: str = DEFAULT_LANG,
@@ -130,6 +158,7 @@ def page(
     live_checked: bool = False,
     live_poll_ms: int = 1000,
     stale_after_s: int = 900,
+    user: Mapping[str, str] | None = None,
 ) -> html.Div:
     """The whole page for the jurisdiction ``root`` (``{code, name, level, bbox}`` of the
     caller's scope root, or None when unknown). Fully offline unless a basemap is chosen in
@@ -209,6 +238,7 @@ def page(
             population_button(lang),
             roster_button(lang),  # 网格员管理 (dashboard/roster.py)
             parts["lang"],
+            *_user_menu(user, lang),
         ],
         id=ids.HEADER,
         className="gc-header",
@@ -305,7 +335,10 @@ def make_serve_layout(
             log.warning("dashboard layout without data: database unavailable (%s)", exc.orig)
             db_error = True
         mbtiles = registered_mbtiles(flask.current_app) if flask.has_app_context() else None
+        caller = getattr(flask.g, "caller", None) if flask.has_request_context() else None
+        user = {"name": caller.display_name, "role": caller.role} if caller else None
         return page(
+            user=user,
             lang=request_lang(),
             root=root,
             basemap_url=basemap_url,

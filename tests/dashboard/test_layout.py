@@ -128,3 +128,24 @@ def test_database_outage_gives_the_banner(settings, session_without_db):
         dead.dispose()
     assert find(data, ids.DB_ALERT) is not None
     assert find(data, ids.MAP) is not None  # the page still renders
+
+
+def test_header_shows_the_signed_in_user_with_sign_out():
+    def links(component, out):
+        for child in getattr(component, "children", None) or []:
+            if isinstance(child, list):
+                for c in child:
+                    links(c, out)
+            elif not isinstance(child, str):
+                if getattr(child, "href", None):
+                    out[child.href] = child.children
+                links(child, out)
+        return out
+
+    zh = page(root=None, user={"name": "张三", "role": "commander"})
+    found = links(zh, {})
+    assert found["/logout"] == "退出登录" and "/account/password" in found
+    assert "张三 · 指挥长" in repr(zh)
+    en = page(lang="en", root=None, user={"name": "Zhang", "role": "supervisor"})
+    assert links(en, {})["/logout"] == "Sign out" and "Zhang · Supervisor" in repr(en)
+    assert "/logout" not in links(page(root=None), {})
