@@ -16,7 +16,7 @@ from collections.abc import Callable
 import flask
 from sqlalchemy.engine import Engine
 
-from api.http import cached_body
+from api.http import bbox_or_400, cached_body
 from geodata.cameras import cameras_in_view
 from layers.cameras import cameras_geojson_text
 
@@ -56,13 +56,9 @@ def cameras_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Bluepri
 
     @bp.get(CAMERAS_PATH)
     def cameras() -> flask.Response:
-        try:
-            bbox = parse_bbox(flask.request.args.get("bbox"))
-        except ValueError as exc:
-            resp = flask.jsonify(error="bad_request", detail=str(exc), field="bbox")
-            resp.status_code = 400
-            resp.headers["Cache-Control"] = "no-store"
-            return resp
+        bbox, error = bbox_or_400(parse_bbox)
+        if error is not None:
+            return error
         with engine.connect() as conn:
             rows = cameras_in_view(conn, scope(), bbox, MAX_CAMERAS)
         body = cameras_geojson_text(rows).encode()

@@ -18,7 +18,7 @@ import flask
 from sqlalchemy.engine import Engine
 
 from api.cameras import parse_bbox
-from api.http import cached_body
+from api.http import bbox_or_400, cached_body
 from geodata.residents import households_in_view
 
 __all__ = ["HOUSEHOLDS_PATH", "MAX_HOUSEHOLDS", "households_blueprint", "households_geojson"]
@@ -61,13 +61,9 @@ def households_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blue
 
     @bp.get(HOUSEHOLDS_PATH)
     def households() -> flask.Response:
-        try:
-            bbox = parse_bbox(flask.request.args.get("bbox"))
-        except ValueError as exc:
-            resp = flask.jsonify(error="bad_request", detail=str(exc), field="bbox")
-            resp.status_code = 400
-            resp.headers["Cache-Control"] = "no-store"
-            return resp
+        bbox, error = bbox_or_400(parse_bbox)
+        if error is not None:
+            return error
         with engine.connect() as conn:
             rows = households_in_view(conn, scope(), bbox, MAX_HOUSEHOLDS)
         body = json.dumps(

@@ -7,7 +7,7 @@ import hashlib
 
 import flask
 
-__all__ = ["cached_body"]
+__all__ = ["bbox_or_400", "cached_body"]
 
 
 def cached_body(
@@ -28,3 +28,15 @@ def cached_body(
         resp.headers["Content-Encoding"] = "gzip"
     resp.set_etag(etag, weak=True)
     return resp
+
+
+def bbox_or_400(parse) -> tuple[object, flask.Response | None]:
+    """``(bbox, None)`` from the request's ``bbox`` argument parsed by ``parse`` (ValueError
+    when malformed), or ``(None, a 400 JSON response naming the field)``."""
+    try:
+        return parse(flask.request.args.get("bbox")), None
+    except ValueError as exc:
+        resp = flask.jsonify(error="bad_request", detail=str(exc), field="bbox")
+        resp.status_code = 400
+        resp.headers["Cache-Control"] = "no-store"
+        return None, resp

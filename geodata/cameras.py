@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.attribution import CoordinateError, attribute_points, validate_lonlat
-from geodata.cells import check_scope_path
+from geodata.cells import check_scope_path, view_params
 from geodata.crs import CRS_NAMES, to_wgs84
 from geodata.models import STREAM_KINDS
 
@@ -424,15 +424,8 @@ def cameras_in_view(
     (``minx, miny, maxx, maxy`` lon/lat degrees; None: the whole jurisdiction), by id, at most
     ``limit``. Rows: ``{id, code, name, kind, synthetic, lon, lat, cell_code}`` (no URL)."""
     check_scope_path(scope_path)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
-    box: dict[str, float | None] = dict.fromkeys(("minx", "miny", "maxx", "maxy"))
-    if bbox is not None:
-        values = [float(v) for v in bbox]
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            raise ValueError("bbox must be four finite numbers: minx, miny, maxx, maxy")
-        box = dict(zip(("minx", "miny", "maxx", "maxy"), values, strict=True))
-    rows = conn.execute(_IN_VIEW, {"scope": scope_path, "limit": limit, **box}).mappings()
+    params = view_params(bbox, limit)
+    rows = conn.execute(_IN_VIEW, {"scope": scope_path, **params}).mappings()
     return [dict(r) for r in rows]
 
 

@@ -9,6 +9,7 @@ cannot leak cells outside its jurisdiction. Coordinates are EPSG:4326 (lon, lat)
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -251,3 +252,18 @@ def cell_ancestors(conn: Connection, code: str, *, scope_path: str) -> list[dict
     dicts; empty when the cell is unknown or outside the scope."""
     rows = conn.execute(_ANCESTORS, {"code": code, "scope": check_scope_path(scope_path)})
     return [dict(r._mapping) for r in rows]
+
+
+def view_params(bbox, limit: int) -> dict[str, Any]:
+    """Bound parameters ``minx, miny, maxx, maxy, limit`` of a point-layer query: ``bbox`` is
+    four finite lon/lat numbers or None (the whole scope: all four None). ValueError when
+    malformed or ``limit`` is not a non-negative integer."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+    box: dict[str, float | None] = dict.fromkeys(("minx", "miny", "maxx", "maxy"))
+    if bbox is not None:
+        values = [float(v) for v in bbox]
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
+            raise ValueError("bbox must be four finite numbers: minx, miny, maxx, maxy")
+        box = dict(zip(("minx", "miny", "maxx", "maxy"), values, strict=True))
+    return {**box, "limit": limit}

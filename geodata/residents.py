@@ -14,7 +14,6 @@ subtree (``grid_cell.path <@ scope``).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.accounts import Caller, has_permission
-from geodata.cells import check_scope_path
+from geodata.cells import check_scope_path, view_params
 from geodata.security_log import log_security
 
 __all__ = [
@@ -264,13 +263,6 @@ def households_in_view(
     None: the whole scope), at most ``limit`` (a stable, spatially spread sample when there are
     more): ``{household_no, members, lon, lat}`` — no personal fields."""
     check_scope_path(scope_path)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
-    box: dict[str, float | None] = dict.fromkeys(("minx", "miny", "maxx", "maxy"))
-    if bbox is not None:
-        values = [float(v) for v in bbox]
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            raise ValueError("bbox must be four finite numbers: minx, miny, maxx, maxy")
-        box = dict(zip(("minx", "miny", "maxx", "maxy"), values, strict=True))
-    rows = conn.execute(text(_HOUSEHOLDS_SQL), {"scope": scope_path, "limit": limit, **box})
+    params = view_params(bbox, limit)
+    rows = conn.execute(text(_HOUSEHOLDS_SQL), {"scope": scope_path, **params})
     return [dict(r._mapping) for r in rows]
