@@ -23,6 +23,7 @@ from collections.abc import Callable
 import flask
 from sqlalchemy.engine import Engine
 
+from api.http import log_denial
 from geodata.cells import cell_ancestors, cell_by_code
 from geodata.lod import grid_view, lod_version, selected_level
 from layers.lod import MAX_ZOOM, MIN_ZOOM, pixel_deg
@@ -97,6 +98,7 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
                 resp.headers["Cache-Control"] = CACHE_CONTROL
                 return resp
             if sel and selected_level(conn, scope_path=scope_path, code=sel) is None:
+                log_denial(engine, f"grid sel={sel}")
                 return _bad(f"unknown cell code {sel!r}", "sel", status=404)
             body, level, n, nv = grid_view(conn, scope_path=scope_path, zoom=z, bbox=bbox,
                                            selected=sel)  # fmt: skip
@@ -122,6 +124,7 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
         with engine.connect() as conn:
             info = cell_by_code(conn, code, scope_path=scope_path)
             if info is None:
+                log_denial(engine, f"cell {code}")
                 return _bad(f"unknown cell code {code!r}", "code", status=404)
             path = cell_ancestors(conn, code, scope_path=scope_path)
         keep = ("code", "name", "level", "bbox", "label_point", "population", "households",

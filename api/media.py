@@ -16,6 +16,7 @@ from typing import Any
 import flask
 from sqlalchemy.engine import Engine
 
+from api.http import log_denial
 from geodata.photos import photo_in_scope
 
 __all__ = ["PHOTO_CACHE_CONTROL", "media_blueprint", "send_photo"]
@@ -61,6 +62,7 @@ def media_blueprint(
         with engine.connect() as conn:
             row = photo_in_scope(conn, photo_id, scope_fn())
         if row is None:
+            log_denial(engine, f"photo {photo_id}")
             return _not_found()
         return send_photo(row, photo_dir)
 

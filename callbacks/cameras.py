@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 import callbacks
+from api.http import log_denial
 from dashboard import ids
 from dashboard.cameras import camera_message, camera_player
 from dashboard.i18n import lang_from_search, t
@@ -76,5 +77,6 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             log.warning("show_camera: database unavailable (%s)", exc.orig)
             return False, camera_message(t(DB_UNAVAILABLE, lang))
         if camera is None:
+            log_denial(engine, f"camera {camera_id}")
             return False, camera_message(t(UNKNOWN_CAMERA, lang))
         return False, camera_player(camera, lang)

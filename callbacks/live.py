@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 import callbacks
+from api.http import log_denial
 from dashboard import ids
 from dashboard.i18n import CATEGORY_MSGIDS, lang_from_search, t
 from dashboard.live import STATUS_MSGIDS
@@ -212,6 +213,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             log.warning("live details: database unavailable (%s)", exc.orig)
             return [html.P(t(DB_UNAVAILABLE, lang))], *(no_update,) * 6
         if row is None:
+            log_denial(engine, f"live {kind} {target}")
             return [html.P(t(NOT_FOUND, lang))], *(no_update,) * 6
         if kind == "event":
             return event_panel(row, lang), *(no_update,) * 6
@@ -264,6 +266,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             log.warning("live track: database unavailable (%s)", exc.orig)
             return no_update, no_update, no_update, no_update, t(DB_UNAVAILABLE, lang)
         if data is None:
+            log_denial(engine, f"live track {worker}")
             return empty_collection(), None, 0, 0, t(NOT_FOUND, lang)
         n = len(data["coords"])
         if n == 0:

@@ -490,3 +490,28 @@ def test_malformed_callback_requests_are_4xx_json(world, payload):
     resp = client.post("/_dash-update-component", json=payload)
     assert 400 <= resp.status_code < 500, (resp.status_code, resp.get_data()[:200])
     assert resp.is_json and "error" in resp.get_json()
+
+
+def test_out_of_scope_lookups_are_logged_as_denials(world):
+    client = _client(world, "commander")
+    b = world.ids[COUNTY_B]
+    assert client.get(f"/geo/cell/{COUNTY_B}.json").status_code == 404
+    callbacks = _server_callbacks(_dash_app(world))
+    key, entry = callbacks["details"]
+    values = {"gc-live-events.clickData": {"type": "Feature", "properties": {"id": b["event"]}}}
+    client.post(
+        "/_dash-update-component",
+        json=_callback_payload(entry, key, values, "gc-live-events.clickData"),
+    )
+    with world.engine.connect() as conn:
+        targets = set(
+            conn.execute(
+                # Throttled per (ip, target): an earlier probe of another role may own the row.
+                text(
+                    "SELECT target FROM security_log WHERE kind = 'denied' "
+                    "AND username LIKE 'matrix_%'"
+                )
+            ).scalars()
+        )
+    assert f"cell {COUNTY_B}" in targets
+    assert f"live event {b['event']}" in targets

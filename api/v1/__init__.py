@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from api.http import log_denial
 from api.v1.schemas import (
     MAX_BODY_BYTES,
     MAX_FIXES,
@@ -205,6 +206,7 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
             if event is not None:
                 event["photos"] = event_photos(conn, parsed)
         if event is None:
+            log_denial(engine, f"api event {parsed}")
             raise ApiError(404, "not_found", "no such event", "uuid")
         return _json(event)
 
