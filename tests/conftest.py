@@ -263,6 +263,10 @@ def _scan_every_response():
             response.mimetype in ("application/javascript", "text/javascript", "text/css")
         ):
             return  # the app's own code bundles, not data
+        if response.mimetype == "text/html" and not flask.request.path.startswith("/api/"):
+            # Dash's index page holds only script tags whose cache-busting numbers look like
+            # phone numbers; the page's data arrives as JSON (/_dash-layout), scanned above.
+            return
         try:
             body = _body_text(response)
         except Exception:  # noqa: BLE001 - an unreadable body is not personal data
