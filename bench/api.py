@@ -492,7 +492,7 @@ def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads
                 *(
                     [
                         [
-                            "same, `--threads 4` (gthread, still 2 workers)",
+                            "same, `--threads 4` (gthread, same number of workers)",
                             f"{ev_threads['rate']:,.0f} events/s, p50 / p95 "
                             f"{ev_threads['p50']:.1f} / {ev_threads['p95']:.1f} ms",
                         ]
