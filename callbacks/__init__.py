@@ -47,6 +47,7 @@ def caller_scope() -> str:
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register every callback of the dashboard on ``app`` (one module per noun)."""
+    from callbacks import audit as audit_callbacks
     from callbacks import cameras as camera_callbacks
     from callbacks import live as live_callbacks
     from callbacks import map as map_callbacks
@@ -58,5 +59,6 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     panel_callbacks.register(app, engine, settings)
     live_callbacks.register(app, engine, settings)
     camera_callbacks.register(app, engine, settings)
+    audit_callbacks.register(app, engine, settings)
     population_callbacks.register(app, engine, settings)
     roster_callbacks.register(app, engine, settings)

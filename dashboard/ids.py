@@ -129,3 +129,9 @@ ROSTER_TRAIN_TITLE = "gc-roster-train-title"
 ROSTER_TRAIN_HOURS = "gc-roster-train-hours"
 ROSTER_TRAIN = "gc-roster-train"  # button
 SIGN_OUT = "gc-sign-out"  # header link to the sign-out page
+# --- security log viewer (auditors): dashboard/audit.py, callbacks/audit.py
+AUDIT_OPEN = "gc-audit-open"  # header link/button opening the security-log panel
+AUDIT_PANEL = "gc-audit-panel"  # the panel (prop `hidden`)
+AUDIT_CLOSE = "gc-audit-close"  # its close button
+AUDIT_KIND = "gc-audit-kind"  # dcc.Dropdown: filter by kind
+AUDIT_BODY = "gc-audit-body"  # the table or a message

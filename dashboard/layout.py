@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids
+from dashboard.audit import audit_button, audit_panel
 from dashboard.cameras import camera_overlay_for, camera_panel
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
 from dashboard.live import live_controls, live_layers
@@ -31,6 +32,7 @@ from dashboard.population import household_overlay_for, population_button, popul
 from dashboard.roster import roster_button, roster_panel
 from dashboard.search import search_box
 from dashboard.tiles import registered_mbtiles
+from geodata.accounts import PERMISSIONS
 from geodata.cells import cell_by_code
 from layers.grid import breadcrumb as breadcrumb_links
 from layers.grid import (
@@ -130,6 +132,10 @@ ROLE_MSGIDS = {
 }
 
 
+#: Roles that see the security-log button (the callback checks the permission again).
+AUDIT_ROLES = frozenset(r for r, perms in PERMISSIONS.items() if "audit" in perms)
+
+
 def _user_menu(user: Mapping[str, str] | None, lang: str) -> list[Any]:
     """Who is signed in (name · role) with change-password and sign-out links."""
     if not user:
@@ -139,6 +145,7 @@ def _user_menu(user: Mapping[str, str] | None, lang: str) -> list[Any]:
         html.Span(
             [
                 html.Span(f"{user.get('name', '')} · {role}", className="gc-user-name"),
+                *([audit_button(lang)] if user.get("role") in AUDIT_ROLES else []),
                 html.A(t("Change password", lang), href="/account/password"),
                 html.A(t("Sign out", lang), href="/logout", id=ids.SIGN_OUT),
             ],
@@ -267,6 +274,7 @@ def page(
         html.Div(id=ids.MESSAGE, className="gc-message", role="alert"),
         parts["panel"],
         *live_controls(lang, poll_ms=live_poll_ms, stale_after_s=stale_after_s),
+        audit_panel(lang),
         camera_panel(lang),
         *population_controls(lang),  # 人口信息查询 (dashboard/population.py)
         roster_panel(lang),  # 网格员管理 (dashboard/roster.py)

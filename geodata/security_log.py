@@ -102,3 +102,35 @@ def recent_failures_from(conn, ip: str | None, *, minutes: int = 15) -> int:
         ),
         {"ip": ip, "m": minutes},
     ).scalar_one()
+
+
+def security_log_in_scope(
+    conn, scope_path: str, *, kind: str | None = None, limit: int = 100
+) -> list[dict]:
+    """Newest security-log entries an auditor of ``scope_path`` may read: those of accounts
+    whose jurisdiction lies in the subtree, and — for a prefecture-level auditor only —
+    entries without an account (anonymous sign-in failures and denials). Newest first."""
+    from geodata.cells import check_scope_path
+
+    scope = check_scope_path(scope_path)
+    if kind is not None and kind not in SECURITY_KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ValueError("limit must be an integer from 1 to 1,000")
+    rows = conn.execute(
+        text(
+            """
+            SELECT l.id, l.at, l.kind, l.username, l.ip, l.target, l.detail
+            FROM security_log l
+            LEFT JOIN account a ON a.id = l.account_id
+            LEFT JOIN grid_cell c ON c.id = a.jurisdiction_cell_id
+            WHERE (CAST(:k AS text) IS NULL OR l.kind = :k)
+              AND (c.path <@ CAST(:s AS ltree)
+                   OR (l.account_id IS NULL AND nlevel(CAST(:s AS ltree)) = 1))
+            ORDER BY l.id DESC
+            LIMIT :n
+            """
+        ),
+        {"k": kind, "s": scope, "n": limit},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -332,6 +332,10 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
             "gc-pop-page.data": {"q": f"CANARY-RES-{county}", "page": 0}})],
         "household_layer_url": [("gc-view.data", {"gc-view.data": view,
                                                   "gc-layers-control.overlays": ["住户"]})],
+        # 安全日志 (callbacks/audit.py): entries of the caller's jurisdiction only
+        "toggle_audit": [("gc-audit-open.n_clicks", {"gc-audit-open.n_clicks": 1})],
+        "audit_entries": [("gc-audit-panel.hidden", {"gc-audit-panel.hidden": False,
+                                                     "gc-audit-kind.value": None})],
         # 网格员管理 (callbacks/roster.py): B's cell as ?cell=, B's worker picked, moved, edited
         "toggle_roster": [("gc-roster-open.n_clicks", {"gc-roster-open.n_clicks": 1})],
         "roster_permissions": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],

@@ -1,0 +1,87 @@
+"""The security-log viewer (安全日志) for auditors and admins: a floating panel opened from the
+header's user menu; ``callbacks/audit.py`` fills it after checking the ``audit`` permission.
+Entries are rendered as text (Dash components), never HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.i18n import t
+from geodata.models import SECURITY_KINDS
+from geodata.stats import TIMEZONE
+
+__all__ = ["audit_button", "audit_panel", "audit_table"]
+
+TITLE = "Security log"
+TZ = ZoneInfo(TIMEZONE)
+
+
+def audit_button(lang: str) -> html.Button:
+    """The header control that opens the panel (shown to roles with the audit permission)."""
+    return html.Button(t(TITLE, lang), id=ids.AUDIT_OPEN, n_clicks=0, type="button",
+                       className="gc-audit-open")  # fmt: skip
+
+
+def audit_panel(lang: str) -> html.Div:
+    """The hidden panel: a kind filter and the entries."""
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Strong(t(TITLE, lang)),
+                    html.Button("×", id=ids.AUDIT_CLOSE, n_clicks=0, type="button",
+                                title=t("Close", lang), className="gc-audit-close"),  # fmt: skip
+                ],
+                className="gc-audit-head",
+            ),
+            dcc.Dropdown(
+                id=ids.AUDIT_KIND,
+                options=[{"label": k, "value": k} for k in SECURITY_KINDS],
+                placeholder=t("All kinds", lang),
+                clearable=True,
+            ),
+            html.Div(id=ids.AUDIT_BODY, className="gc-audit-body"),
+        ],
+        id=ids.AUDIT_PANEL,
+        hidden=True,
+        className="gc-audit-panel",
+    )
+
+
+def _local(value: dt.datetime) -> str:
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def audit_table(rows: Sequence[dict[str, Any]], lang: str) -> Any:
+    """The entries as a table of text cells (newest first)."""
+    if not rows:
+        return html.P(t("No entries.", lang))
+    head = [t("Time", lang), t("Kind", lang), t("Account", lang), "IP", t("Target", lang),
+            t("Detail", lang)]  # fmt: skip
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(_local(r["at"])),
+                            html.Td(r["kind"]),
+                            html.Td(r["username"] or "—"),
+                            html.Td(r["ip"] or "—"),
+                            html.Td(r["target"] or "—"),
+                            html.Td(r["detail"] or ""),
+                        ]
+                    )
+                    for r in rows
+                ]
+            ),
+        ],
+        className="gc-audit-table",
+    )
