@@ -124,7 +124,10 @@ class ChangeListener:
                         self._maybe_prune()
             except Exception as exc:  # noqa: BLE001 - keep the thread alive; log and retry
                 self._latest = None
-                log.warning("live listener disconnected (%s); retrying in %.1f s", exc, backoff)
+                # The first failure of a run is a warning; repeats (a database that stays away)
+                # go to debug so the log is not flooded every few seconds.
+                level = logging.WARNING if backoff == 0.5 else logging.DEBUG
+                log.log(level, "live listener disconnected (%s); retrying in %.1f s", exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
