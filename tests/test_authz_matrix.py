@@ -4,10 +4,10 @@ Every Flask route and every server-side Dash callback of the running app is list
 a probe: an in-scope and an out-of-scope request. A route or callback without a probe fails
 :func:`test_every_route_and_callback_has_a_probe`, so a new one cannot be forgotten.
 
-Canary records (an event, a grid worker, a camera, a resident) are planted in two counties.
-Each dashboard role, with a jurisdiction of county A, sends every probe; the responses must
-never contain county B's canaries, B's cell codes or B's name — including direct POSTs to
-``/_dash-update-component`` carrying B's ids. Anonymous callers get 401/302 and grid-worker
+Canary records (an event, a grid worker, a camera, a resident) are planted in every county.
+Each dashboard role, with a jurisdiction of county A, sends every probe (aimed at county B,
+then at A); the responses must never contain another county's canaries, cell codes or
+name — including direct POSTs to ``/_dash-update-component`` carrying B's ids. Anonymous callers get 401/302 and grid-worker
 accounts 403 everywhere on the dashboard.
 """
 
@@ -134,7 +134,12 @@ def world(make_database, tmp_path_factory) -> World:
     )  # fmt: skip
     w = World(url=url, engine=eng, app=create_app(settings, engine=eng).server)
     with eng.begin() as conn:
-        for county in (COUNTY_A, COUNTY_B):
+        counties = list(
+            conn.execute(text("SELECT code FROM grid_cell WHERE level = 2 ORDER BY code"))
+            .scalars()
+        )  # fmt: skip
+        assert COUNTY_A in counties and COUNTY_B in counties and len(counties) == 12
+        for county in counties:  # canaries in every county
             w.ids[county] = _plant(conn, county)
             row = conn.execute(
                 text(
@@ -185,8 +190,12 @@ def _forbidden_markers(world: World, county: str) -> list[bytes]:
 
 
 def _assert_clean(world: World, body: bytes, where: str) -> None:
-    for marker in _forbidden_markers(world, COUNTY_B):
-        assert marker not in body, f"{where}: leaked {marker!r}"
+    """No canary, code or name of any county but A (the callers' jurisdiction)."""
+    for county in world.ids:
+        if county == COUNTY_A:
+            continue
+        for marker in _forbidden_markers(world, county):
+            assert marker not in body, f"{where}: leaked {marker!r}"
 
 
 # ----------------------------------------------------------------------------- route probes
