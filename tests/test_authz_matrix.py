@@ -7,8 +7,8 @@ a probe: an in-scope and an out-of-scope request. A route or callback without a 
 Canary records (an event, a grid worker, a camera, a resident) are planted in every county.
 Each dashboard role, with a jurisdiction of county A, sends every probe (aimed at county B,
 then at A); the responses must never contain another county's canaries, cell codes or
-name — including direct POSTs to ``/_dash-update-component`` carrying B's ids. Anonymous callers get 401/302 and grid-worker
-accounts 403 everywhere on the dashboard.
+name — including direct POSTs to ``/_dash-update-component`` carrying B's ids. Anonymous
+callers get 401/302 and grid-worker accounts 403 everywhere on the dashboard.
 """
 
 from __future__ import annotations
