@@ -22,10 +22,11 @@ TITLE = "Security log"
 TZ = ZoneInfo(TIMEZONE)
 
 
-def audit_button(lang: str) -> html.Button:
-    """The header control that opens the panel (shown to roles with the audit permission)."""
+def audit_button(lang: str, *, hidden: bool = False) -> html.Button:
+    """The header control that opens the panel; present on every page (callbacks need the
+    id), visible only to roles with the audit permission (the callback checks it again)."""
     return html.Button(t(TITLE, lang), id=ids.AUDIT_OPEN, n_clicks=0, type="button",
-                       className="gc-audit-open")  # fmt: skip
+                       className="gc-audit-open", hidden=hidden)  # fmt: skip
 
 
 def audit_panel(lang: str) -> html.Div:

@@ -138,14 +138,14 @@ AUDIT_ROLES = frozenset(r for r, perms in PERMISSIONS.items() if "audit" in perm
 
 def _user_menu(user: Mapping[str, str] | None, lang: str) -> list[Any]:
     """Who is signed in (name · role) with change-password and sign-out links."""
-    if not user:
-        return []
+    if not user:  # the viewer's button still exists (hidden): its callback needs the id
+        return [audit_button(lang, hidden=True)]
     role = t(ROLE_MSGIDS.get(user.get("role", ""), user.get("role", "")), lang)
     return [
         html.Span(
             [
                 html.Span(f"{user.get('name', '')} · {role}", className="gc-user-name"),
-                *([audit_button(lang)] if user.get("role") in AUDIT_ROLES else []),
+                audit_button(lang, hidden=user.get("role") not in AUDIT_ROLES),
                 html.A(t("Change password", lang), href="/account/password"),
                 html.A(t("Sign out", lang), href="/logout", id=ids.SIGN_OUT),
             ],
