@@ -16,20 +16,10 @@ from callbacks import audit
 from dashboard import ids
 from geodata.accounts import Caller
 from geodata.security_log import log_security, security_log_in_scope
+from tests.callbacks.fakes import FakeApp
 
 COUNTY_A, COUNTY_B = "532900.532901", "532900.532922"
 
-
-class FakeApp:
-    def __init__(self) -> None:
-        self.functions: dict[str, Any] = {}
-
-    def callback(self, *deps, **kwargs):
-        def decorate(fn):
-            self.functions[fn.__name__] = fn
-            return fn
-
-        return decorate
 
 
 @pytest.fixture()

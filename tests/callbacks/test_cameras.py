@@ -3,8 +3,6 @@ clicked id is used, re-read with the server-side scope."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from dash import html, no_update
 from dash._callback_context import context_value
@@ -15,19 +13,8 @@ import callbacks
 from callbacks import cameras
 from dashboard import ids
 from geodata.db import make_engine
+from tests.callbacks.fakes import FakeApp
 from tests.camera_rows import committed_cameras
-
-
-class FakeApp:
-    def __init__(self) -> None:
-        self.functions: dict[str, Any] = {}
-
-    def callback(self, *deps, **kwargs):
-        def decorate(fn):
-            self.functions[fn.__name__] = fn
-            return fn
-
-        return decorate
 
 
 @pytest.fixture(scope="module")

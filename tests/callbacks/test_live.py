@@ -16,26 +16,10 @@ import callbacks
 from callbacks import live as live_cb
 from dashboard import ids
 from geodata.db import make_engine
+from tests.callbacks.fakes import FakeApp
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
-
-class FakeApp:
-    """Collects the server callbacks ``register`` decorates and the clientside ones."""
-
-    def __init__(self) -> None:
-        self.functions: dict[str, Any] = {}
-        self.clientside: list[tuple] = []
-
-    def callback(self, *deps, **kwargs):
-        def decorate(fn):
-            self.functions[fn.__name__] = fn
-            return fn
-
-        return decorate
-
-    def clientside_callback(self, fn, *deps, **kwargs):
-        self.clientside.append((fn, deps))
 
 
 @pytest.fixture()

@@ -15,27 +15,10 @@ from callbacks import panel
 from dashboard import ids
 from geodata.db import make_engine
 from layers.lod import grid_url
+from tests.callbacks.fakes import FakeApp
 
 DALI_CITY = "532900.532901"
 
-
-class FakeApp:
-    """Collects the functions ``register`` decorates, by name."""
-
-    def __init__(self) -> None:
-        self.functions: dict[str, Any] = {}
-        self.specs: dict[str, tuple] = {}
-
-    def callback(self, *deps, **kwargs):
-        def decorate(fn):
-            self.functions[fn.__name__] = fn
-            self.specs[fn.__name__] = (deps, kwargs)
-            return fn
-
-        return decorate
-
-    def get_relative_path(self, path: str) -> str:
-        return path
 
 
 @pytest.fixture()

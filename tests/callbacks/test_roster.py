@@ -25,24 +25,12 @@ from geodata import roster
 from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.roster import backfill_demo_roster
+from tests.callbacks.fakes import FakeApp
 from tests.conftest import FIXTURE_NOW
 
 PREF = "532900"
 UNMASKED = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
-
-class FakeApp:
-    """Collects the functions ``register`` decorates, by name."""
-
-    def __init__(self) -> None:
-        self.functions: dict[str, Any] = {}
-
-    def callback(self, *deps, **kwargs):
-        def decorate(fn):
-            self.functions[fn.__name__] = fn
-            return fn
-
-        return decorate
 
 
 class TxEngine:
