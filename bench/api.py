@@ -51,6 +51,7 @@ from bench.run import (
     md_table,
     mem_total_gb,
     pct,
+    write_marked_section,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -583,15 +584,6 @@ def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it); other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def git_commit() -> str:
@@ -650,7 +642,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         section = api_section(engine, where, args, "python -m bench.api" + "".join(
             f" {a}" for a in argv))  # fmt: skip
     if not args.no_write:
-        write_section(args.out, section)
+        write_marked_section(args.out, section)
         log(f"wrote the bench.api section of {args.out}")
     return section
 

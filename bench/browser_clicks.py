@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.auth import DEMO_PASSWORD, DEMO_USER, login_cookie, playwright_cookie
+from bench.run import write_marked_section
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, POINT_IN_CELL_JS
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -313,18 +314,6 @@ def report(
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = section.splitlines()[0]
-    end = start.replace(":start", ":end")
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        tail = rest.split(end, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(section)
     if not args.no_write:
-        write_section(args.out, section)
+        write_marked_section(args.out, section)
         print(f"\nwritten to {args.out}")
     summary = {
         "p50_ms": statistics.median(c["done_ms"] for c in clicks),

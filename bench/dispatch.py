@@ -34,7 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.run import cli_main, cpu_model, log, md_table, mem_total_gb, pct
+from bench.run import (
+    cli_main,
+    cpu_model,
+    log,
+    md_table,
+    mem_total_gb,
+    pct,
+    write_marked_section,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -224,15 +232,6 @@ def render(meta: dict[str, str], m: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the marked section of ``path`` (or append it); other sections stay."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + section + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -279,7 +278,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     }
     section = render(meta, m)
     if not args.no_write:
-        write_section(args.out, section)
+        write_marked_section(args.out, section)
         log(f"wrote the bench.dispatch section of {args.out}")
     t = m["t"]
     return (f"recommend_workers p50 {pct(t['live'], 50):.1f} ms, p95 "

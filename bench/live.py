@@ -23,20 +23,18 @@ import gzip
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import text
 
+from bench.api import gunicorn
 from bench.auth import (
     DEMO_PASSWORD,
     DEMO_USER,
@@ -44,6 +42,7 @@ from bench.auth import (
     login_cookie,
     playwright_cookie,
 )
+from bench.run import write_marked_section
 from geodata.db import make_engine
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -57,35 +56,19 @@ def log(msg: str) -> None:
     print(f"[bench.live] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-@contextmanager
-def gunicorn(db_url: str, workers: int = 2):
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=db_url)
-    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           "app:server"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > end or proc.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.3)
-        yield base, " ".join(cmd[2:])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+def wait_healthz(base: str, timeout: float = 60.0) -> None:
+    """Until ``/healthz`` answers (the server under test is up)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > end:
+                raise RuntimeError(f"the server at {base} did not start") from None
+            time.sleep(0.3)
 
 
 def fetch(url: str, token: str) -> tuple[int, int, bytes]:
@@ -269,13 +252,6 @@ def render(meta: dict[str, str], poll: dict[str, Any], base_geo: tuple[int, int]
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip() + "\n\n" + section + "\n"
-    path.write_text(new, encoding="utf-8")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -302,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"warning: only {n:,} workers: not the full demo")
     base_geo = geojson_baseline(engine)
     with gunicorn(db_url) as (base, cmd):
+        wait_healthz(base)
         mover = Mover(
             engine, args.fix_interval, args.seconds + 5 + (args.seconds if args.browser else 0)
         )
@@ -319,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server": f"`gunicorn {cmd}`",
     }
     section = render(meta, poll, base_geo, mover.moved, browser, args.fix_interval)
-    write_section(args.out, section)
+    write_marked_section(args.out, section)
     print(section)
     engine.dispose()
     return 0

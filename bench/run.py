@@ -714,6 +714,20 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
 _SECTION = re.compile(r"<!-- ([\w.]+):start -->.*?<!-- \1:end -->", re.S)
 
 
+def write_marked_section(path: Path, section: str) -> None:
+    """Replace ``section`` (first line ``<!-- name:start -->``, last ``<!-- name:end -->``) in
+    ``path``, or append it; the file's other sections stay as they are."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = section.splitlines()[0]
+    end = start.replace(":start", ":end")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
 def keep_marked_sections(path: Path, report: str) -> str:
     """``report`` plus the marked sections (``<!-- name:start/end -->``, written by the other
     benchmarks: browser clicks, API, live traffic) of the existing file it does not hold."""
