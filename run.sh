@@ -200,6 +200,10 @@ case "$mode" in
                     --base-url "http://${GRIDCMD_HOST:-127.0.0.1}:${GRIDCMD_PORT:-8050}"
             ) > var/simulate.log 2>&1 &
         fi
+        # Deadlines and supervision (督办) run without any browser open: overdue cases are
+        # supervised and escalated by this job. Log: var/supervise.log.
+        say "starting the supervision job in the background (var/supervise.log)"
+        .venv/bin/gridcmd supervise > var/supervise.log 2>&1 &
         say "starting the web server (gridcmd serve; default http://127.0.0.1:8050)"
         exec .venv/bin/gridcmd serve
         ;;

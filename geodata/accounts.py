@@ -47,6 +47,8 @@ __all__ = [
 #: ``audit``: read the security and audit logs; ``roster``: manage grid workers of the scope;
 #: ``unmask``: ask to see one resident's full ID/phone (also needs ``Caller.can_unmask``);
 #: ``export``: download tables; ``admin``: manage accounts and role policies.
+#: ``handle``: act on the events dispatched to one's own department unit (accept, work,
+#: resolve; ``Caller.department_id``), nothing else.
 #: ``grid_worker`` accounts use the mobile API only (no dashboard).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
@@ -57,6 +59,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "supervisor": frozenset({"view", "supervise", "export"}),
     "auditor": frozenset({"view", "audit", "export"}),
     "grid_worker": frozenset(),
+    # Department staff (派出所, 司法所, ...): the map of their jurisdiction and their unit's queue.
+    "department": frozenset({"view", "handle"}),
 }
 
 
@@ -77,6 +81,8 @@ class Caller:
     must_change_password: bool = False
     #: A second factor is required (role policy or enrolled) and not yet given in this session.
     needs_second_factor: bool = False
+    #: The department unit of a ``department`` account (None for every other role).
+    department_id: int | None = None
 
     @property
     def scope_code(self) -> str:
@@ -176,6 +182,24 @@ def _cell_id(conn, code: str) -> int:
     return cell
 
 
+def _check_department(conn, role: str, department_id: int | None) -> int | None:
+    """A ``department`` account needs an existing department (returns the id of its
+    jurisdiction cell); no other role may have one (the database's ``ck_account_department``
+    says the same; this says it clearly)."""
+    if role != "department":
+        if department_id is not None:
+            raise AccountError("Only a department account belongs to a department.")
+        return None
+    if department_id is None:
+        raise AccountError("A department account needs the department it belongs to.")
+    cell = conn.execute(
+        text("SELECT cell_id FROM department WHERE id = :id"), {"id": department_id}
+    ).scalar()
+    if cell is None:
+        raise AccountError("No department with id {id}.", id=department_id)
+    return cell
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise AccountError(
@@ -198,19 +222,25 @@ def create_account(
     worker_id: int | None = None,
     must_change_password: bool = False,
     synthetic: bool = False,
+    department_id: int | None = None,
 ) -> int:
     """Create an account whose jurisdiction is the cell ``jurisdiction_code``; returns its id.
 
     Raises :class:`AccountError` for a taken username, an unknown role or cell, a weak
-    password, or a ``grid_worker`` account without ``worker_id``."""
+    password, a ``grid_worker`` account without ``worker_id``, or a ``department`` account
+    without an existing ``department_id`` or whose jurisdiction is not the department's cell
+    (and ``department_id`` for any other role)."""
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise AccountError("The username must be 1 to 64 characters without spaces.")
     _check_role(role)
     if role == "grid_worker" and worker_id is None:
         raise AccountError("A grid_worker account needs the worker it belongs to.")
+    department_cell = _check_department(conn, role, department_id)
     _require_policy(password, username)
     cell_id = _cell_id(conn, jurisdiction_code)
+    if department_cell is not None and cell_id != department_cell:
+        raise AccountError("A department account's jurisdiction is its department's cell.")
     if conn.execute(
         text("SELECT 1 FROM account WHERE lower(username) = lower(:u)"), {"u": username}
     ).first():
@@ -220,22 +250,23 @@ def create_account(
             """
             INSERT INTO account (username, display_name, role, jurisdiction_cell_id,
                                  password_hash, active, must_change_password,
-                                 password_changed_at, can_unmask, worker_id, synthetic)
-            VALUES (:u, :d, :r, :c, :h, true, :m, now(), :un, :w, :s)
+                                 password_changed_at, can_unmask, worker_id, synthetic,
+                                 department_id)
+            VALUES (:u, :d, :r, :c, :h, true, :m, now(), :un, :w, :s, :dep)
             RETURNING id
             """
         ),
         {
             "u": username, "d": display_name or username, "r": role, "c": cell_id,
             "h": hash_password(password), "m": must_change_password, "un": can_unmask,
-            "w": worker_id, "s": synthetic,
+            "w": worker_id, "s": synthetic, "dep": department_id,
         },
     ).scalar_one()  # fmt: skip
 
 
 _CALLER_SQL = """
     SELECT a.id, a.username, a.display_name, a.role, ltree2text(c.path) AS scope_path,
-           a.can_unmask, a.worker_id, a.must_change_password
+           a.can_unmask, a.worker_id, a.must_change_password, a.department_id
     FROM account a JOIN grid_cell c ON c.id = a.jurisdiction_cell_id
 """
 
@@ -252,6 +283,7 @@ def _caller(row, session_id: int | None = None, needs_second_factor: bool = Fals
         session_id=session_id,
         must_change_password=row.must_change_password,
         needs_second_factor=needs_second_factor,
+        department_id=row.department_id,
     )
 
 
@@ -386,19 +418,32 @@ def disable(conn, username: str, *, now: dt.datetime) -> None:
 
 
 def set_role(
-    conn, username: str, role: str, *, jurisdiction_code: str | None = None, now: dt.datetime
+    conn,
+    username: str,
+    role: str,
+    *,
+    jurisdiction_code: str | None = None,
+    now: dt.datetime,
+    department_id: int | None = None,
 ) -> None:
     """Change the role (and optionally the jurisdiction) of ``username``; its sessions end so
-    the new scope applies at once."""
+    the new scope applies at once. The ``department`` role needs ``department_id``; any other
+    role clears the account's department."""
     from geodata.sessions import revoke_all
 
     _check_role(role)
+    department_cell = _check_department(conn, role, department_id)
     account_id = _require_account(conn, username)
-    params = {"r": role, "id": account_id}
-    sql = "UPDATE account SET role = :r"
+    params = {"r": role, "id": account_id, "dep": department_id}
+    sql = "UPDATE account SET role = :r, department_id = :dep"
     if jurisdiction_code is not None:
         params["c"] = _cell_id(conn, jurisdiction_code)
         sql += ", jurisdiction_cell_id = :c"
+    if department_cell is not None:  # a department account's scope is its unit's cell
+        if jurisdiction_code is not None and params["c"] != department_cell:
+            raise AccountError("A department account's jurisdiction is its department's cell.")
+        params["c"] = department_cell
+        sql += "" if jurisdiction_code is not None else ", jurisdiction_cell_id = :c"
     conn.execute(text(sql + " WHERE id = :id"), params)
     revoke_all(conn, account_id, now=now)
     where = f" cell {jurisdiction_code}" if jurisdiction_code else ""

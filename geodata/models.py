@@ -72,7 +72,17 @@ EVENT_STATUSES = (
 )
 DUTY_STATUSES = ("on_duty", "off_duty", "on_leave")
 POSITION_SOURCES = ("gps", "network", "manual", "simulated")
-ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor", "grid_worker")
+ROLES = (
+    "admin",
+    "commander",
+    "dispatcher",
+    "supervisor",
+    "auditor",
+    "grid_worker",
+    "department",
+)
+PRIORITIES = ("red", "yellow", "blue")
+DEPARTMENT_KINDS = ("police", "court", "procuratorate", "judicial", "petition")
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:
@@ -226,6 +236,74 @@ class Event(Base):
     original_lon: Mapped[float | None] = mapped_column(Float)
     original_lat: Mapped[float | None] = mapped_column(Float)
     original_crs: Mapped[str | None] = mapped_column(String(8))
+    # -- migration 0007: the case workflow (geodata.workflow)
+    #: Deadline tier: red / yellow / blue (hours per category in ``deadline_policy``).
+    priority: Mapped[str] = mapped_column(String(8))  # NULL on insert → from severity (trigger)
+    #: Grid level whose commander owns the case (3 township; escalation moves it up).
+    owner_level: Mapped[int] = mapped_column(SmallInteger, default=3)
+    supervised_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    supervision_reason: Mapped[str | None] = mapped_column(String(16))
+    supervised_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("account.id"))
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_into_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("event.id"))
+    department_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("department.id"))
+
+
+class DeadlinePolicy(Base):
+    """Hours to resolve an event of a category in a priority tier (migration 0007)."""
+
+    __tablename__ = "deadline_policy"
+    __table_args__ = (
+        CheckConstraint(_in("priority", PRIORITIES), name="ck_deadline_policy_priority"),
+        CheckConstraint(
+            "resolve_hours > 0 AND resolve_hours <= 8760", name="ck_deadline_policy_hours"
+        ),
+    )
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(8), primary_key=True)
+    resolve_hours: Mapped[float] = mapped_column(Float)
+
+
+class Department(Base):
+    """A department unit plugged into the grid (police station, court, ...; migration 0007)."""
+
+    __tablename__ = "department"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DEPARTMENT_KINDS), name="ck_department_kind"),
+        Index("ix_department_service_area", "service_area", postgresql_using="gist"),
+        Index("ix_department_location", "location", postgresql_using="gist"),
+        Index("ix_department_cell", "cell_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    cell_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("grid_cell.id"))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False), nullable=False)
+    service_area = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False
+    )
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class EventFollower(Base):
+    """A worker following an event they did not report (a merged duplicate's reporter)."""
+
+    __tablename__ = "event_follower"
+    __table_args__ = (Index("ix_event_follower_worker", "worker_id"),)
+
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("event.id"), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("grid_worker.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    via_event_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("event.id"))
 
 
 class EventAction(Base):
@@ -284,6 +362,8 @@ class Account(Base):
     #: May unmask one resident's personal data (with a reason; audited).
     can_unmask: Mapped[bool] = mapped_column(Boolean, default=False)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # -- migration 0007: the department unit of a ``department`` account.
+    department_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("department.id"))
 
 
 class GridCellLod(Base):

@@ -85,7 +85,7 @@ def session_caller(
             SELECT s.id AS session_id, s.created_at, s.last_seen_at, s.expires_at,
                    s.second_factor_ok, s.revoked_at,
                    a.id, a.username, a.display_name, a.role, ltree2text(c.path) AS scope_path,
-                   a.can_unmask, a.worker_id, a.must_change_password, a.active,
+                   a.can_unmask, a.worker_id, a.must_change_password, a.active, a.department_id,
                    (a.totp_secret IS NOT NULL OR coalesce(p.totp_required, false)) AS totp_needed
             FROM auth_session s
             JOIN account a ON a.id = s.account_id

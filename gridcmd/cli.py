@@ -440,15 +440,24 @@ def user_add(
     role: Annotated[
         str,
         typer.Option(
-            "--role", help="admin, commander, dispatcher, supervisor, auditor, grid_worker."
+            "--role",
+            help="admin, commander, dispatcher, supervisor, auditor, grid_worker, department.",
         ),
     ],
     cell: Annotated[
-        str, typer.Option("--cell", help="Code of the jurisdiction cell, e.g. 532901.")
-    ],
+        str | None,
+        typer.Option(
+            "--cell",
+            help="Code of the jurisdiction cell, e.g. 532901 (department: its unit's cell).",
+        ),
+    ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="Shown in the UI.")] = "",
     worker: Annotated[
         str | None, typer.Option("--worker", help="grid_worker only: the worker's employee number.")
+    ] = None,
+    department: Annotated[
+        str | None,
+        typer.Option("--department", help="department only: the unit's code, e.g. POL-532901001."),
     ] = None,
     can_unmask: Annotated[
         bool, typer.Option("--can-unmask", help="May ask to see one resident's full ID/phone.")
@@ -465,6 +474,9 @@ def user_add(
     from geodata.security_log import log_security
     from geodata.tokens import worker_id_for_employee
 
+    _check_department_option(role, department)
+    if cell is None and department is None:
+        _fail("--cell is required: the code of the jurisdiction cell", code=2)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -479,13 +491,40 @@ def user_add(
             worker_id = worker_id_for_employee(conn, worker)
             if worker_id is None:
                 _fail(f"no worker with employee number {worker!r}")
+        department_id, cell = _department_option(conn, department, cell)
         account_id = create_account(
             conn, username, display_name, role, cell, password, can_unmask=can_unmask,
-            worker_id=worker_id, must_change_password=must_change,
+            worker_id=worker_id, must_change_password=must_change, department_id=department_id,
         )  # fmt: skip
         log_security(conn, "account_change", account_id=account_id, username=username,
                      detail=f"created by CLI: role {role} cell {cell}")  # fmt: skip
     out.print(f"account {username} ({role} of {cell}) created", highlight=False)
+
+
+def _check_department_option(role: str, department: str | None) -> None:
+    """``--role department`` needs ``--department CODE``; no other role takes one (exit 2)."""
+    if role == "department" and not department:
+        _fail("--role department needs --department CODE (the unit's code, e.g. POL-532901001)",
+              code=2)  # fmt: skip
+    if role != "department" and department:
+        _fail("--department is only for --role department", code=2)
+
+
+def _department_option(conn, department: str | None, cell: str | None):
+    """(department id, jurisdiction cell code) for ``--department CODE``: the unit's cell is
+    the account's jurisdiction (``--cell`` may repeat it). Without a department: (None,
+    ``cell``)."""
+    from geodata.departments import department_for_code
+
+    if not department:
+        return None, cell
+    dep = department_for_code(conn, department)
+    if dep is None:
+        _fail(f"no department with code {department!r}")
+    if cell is not None and cell != dep["cell_code"]:
+        _fail(f"a department account's jurisdiction is its unit's cell {dep['cell_code']}, "
+              f"not {cell}")  # fmt: skip
+    return dep["id"], dep["cell_code"]
 
 
 @user_app.command("list")
@@ -570,12 +609,19 @@ def user_set_role(
     cell: Annotated[
         str | None, typer.Option("--cell", help="A new jurisdiction cell code (optional).")
     ] = None,
+    department: Annotated[
+        str | None,
+        typer.Option("--department", help="department only: the unit's code, e.g. POL-532901001."),
+    ] = None,
 ) -> None:
     """Change an account's role (and jurisdiction); its sessions end."""
     from geodata.accounts import set_role
 
+    _check_department_option(role, department)
     with engine_for(get_settings()).begin() as conn:
-        set_role(conn, username, role, jurisdiction_code=cell, now=_now())
+        department_id, cell = _department_option(conn, department, cell)
+        set_role(conn, username, role, jurisdiction_code=cell, now=_now(),
+                 department_id=department_id)  # fmt: skip
     out.print(f"account {username}: role {role}" + (f", cell {cell}" if cell else ""),
               highlight=False)  # fmt: skip
 
@@ -785,6 +831,12 @@ def serve(
     dash_app = create_app(s, engine=engine)
     out.print(f"Grid Command on http://{h}:{p}/  (Ctrl+C to stop)")
     dash_app.run(host=h, port=p, debug=debug or s.debug, dev_tools_disable_version_check=True)
+
+
+# Commands defined in their own modules.
+from gridcmd.cli_cases import register as _register_cases  # noqa: E402
+
+_register_cases(app, friendly)
 
 
 def main() -> None:

@@ -86,6 +86,26 @@ class Settings(BaseSettings):
         description="Behind one reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS).",
     )
 
+    # -- case workflow (issue 6)
+    escalate_after_h: float = Field(
+        default=4.0, gt=0, le=24 * 30,
+        description="A supervised (督办) case still unresolved this many hours later is "
+        "escalated to the parent level's commander (and again after as long).",
+    )  # fmt: skip
+    supervise_every_s: int = Field(
+        default=60, ge=5, le=3600,
+        description="How often `gridcmd supervise` looks for overdue cases (seconds).",
+    )  # fmt: skip
+    duplicate_radius_m: float = Field(
+        default=300.0, gt=0, le=20_000,
+        description="Open events of the same category this close (metres) are suggested as "
+        "duplicates.",
+    )  # fmt: skip
+    duplicate_window_h: float = Field(
+        default=72.0, gt=0, le=24 * 60,
+        description="... and reported within this many hours of each other.",
+    )  # fmt: skip
+
     media_origins: str = Field(
         default="",
         description="Camera stream servers (comma-separated origins, e.g. "

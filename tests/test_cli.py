@@ -9,6 +9,7 @@ import sys
 import pytest
 
 COMMANDS = [
+    ["supervise"],
     [],
     ["db"],
     ["db", "up"],

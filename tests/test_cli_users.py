@@ -146,7 +146,7 @@ def test_demo_accounts_one_per_level_and_role(conn):
     from geodata.demo.accounts import DEMO_PASSWORD, seed_demo_accounts
 
     made = seed_demo_accounts(conn)
-    assert len(made) == 13 and len({a.username for a in made}) == 13
+    assert len(made) == 14 and len({a.username for a in made}) == 14
     levels = dict(
         conn.execute(
             text("SELECT a.username, c.level FROM account a JOIN grid_cell c "
@@ -157,7 +157,7 @@ def test_demo_accounts_one_per_level_and_role(conn):
              "grid.commander")  # fmt: skip
     assert [levels[u] for u in chain] == [1, 2, 3, 4, 5]
     assert {a.role for a in made} == {"admin", "commander", "dispatcher", "supervisor",
-                                      "auditor", "grid_worker"}  # fmt: skip
+                                      "auditor", "grid_worker", "department"}  # fmt: skip
     caller = authenticate(conn, "commander", DEMO_PASSWORD, ip=None, now=dt.datetime.now(dt.UTC))
     assert isinstance(caller, Caller) and not caller.must_change_password
     worker = authenticate(conn, "worker", DEMO_PASSWORD, ip=None, now=dt.datetime.now(dt.UTC))

@@ -141,6 +141,9 @@ def _query_int(name: str, default: int, lo: int, hi: int) -> int:
 def register_field_routes(bp: flask.Blueprint, engine: Engine, settings: Settings | None) -> None:
     """Add the field-work routes to the ``/api/v1`` blueprint ``bp``."""
     settings = settings or get_settings()
+    from api.v1.cases import register_case_routes
+
+    register_case_routes(bp, engine, settings)
 
     @bp.post("/checkins")
     def post_checkin() -> flask.Response:

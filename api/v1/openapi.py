@@ -12,6 +12,7 @@ from typing import Any
 import flask
 from pydantic import BaseModel
 
+from api.v1.cases import CaseActionIn, CaseStateOut
 from api.v1.schemas import (
     MAX_BODY_BYTES,
     MAX_FIXES,
@@ -179,6 +180,27 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[str, tuple[str, A
 
 
 ROUTES.extend(FIELD_ROUTES)
+
+_CASE_SUMMARY = {
+    "accept": "Accept (接单) a task assigned to the caller; the status stays dispatched",
+    "start": "Start handling a task assigned to the caller (→ in_progress)",
+    "resolve": "Report the task handled (→ resolved; `note` required): JSON, or "
+    "multipart/form-data with a `report` part (this JSON) and up to "
+    f"{MAX_PHOTOS_PER_REQUEST} `photos` parts",
+    "decline": "Give the task back to the dispatcher (→ returned; `note` = the reason)",
+}
+for _name, _summary in _CASE_SUMMARY.items():
+    ROUTES.append((
+        f"/events/{{uuid}}/{_name}", "post", _summary, CaseActionIn,
+        {
+            "200": ("The case's new state (committed); a resend of an applied action answers "
+                    "the current state with replayed=true", CaseStateOut),
+            "403": ("The task is not assigned to the caller", ErrorOut),
+            "404": ("Unknown event, or not visible to the caller", ErrorOut),
+            "409": ("Not possible from the current status, or `version` is stale", ErrorOut),
+            "422": ("A required note (reason) is missing or too long", ErrorOut),
+        },
+    ))  # fmt: skip
 
 
 def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:

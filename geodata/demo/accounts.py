@@ -28,7 +28,8 @@ class DemoAccount:
 
 
 #: (username, role, where, display name); where: a code, or 'township'/'village'/'grid'/'worker'
-#: (the first such cell under 532901 大理市, or the first active worker's cell there).
+#: (the first such cell under 532901 大理市, or the first active worker's cell there) or
+#: 'police' (the cell of the first township police station there, whose staff the account is).
 _PLAN: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "admin", "532900", "系统管理员（模拟）"),
     ("commander", "commander", "532900", "州级指挥长（模拟）"),
@@ -43,6 +44,8 @@ _PLAN: tuple[tuple[str, str, str, str], ...] = (
     ("village.commander", "commander", "village", "村（社区）指挥员（模拟）"),
     ("grid.commander", "commander", "grid", "网格长（模拟）"),
     ("worker", "grid_worker", "worker", "网格员（模拟）"),
+    # 'police': the police station of the first township of 532901 (geodata/demo/departments.py)
+    ("police.dali", "department", "police", "派出所民警（模拟）"),
 )
 
 
@@ -67,8 +70,18 @@ def seed_demo_accounts(conn, *, password: str = DEMO_PASSWORD) -> list[DemoAccou
             """
         )
     ).first()
+    police = conn.execute(
+        text(
+            """
+            SELECT d.id, c.code FROM department d JOIN grid_cell c ON c.id = d.cell_id
+            WHERE d.kind = 'police' AND d.active AND c.path <@ '532900.532901'
+            ORDER BY c.code, d.id LIMIT 1
+            """
+        )
+    ).first()
     where = {"township": _first(conn, 3), "village": _first(conn, 4), "grid": _first(conn, 5),
-             "worker": worker.code if worker else None}  # fmt: skip
+             "worker": worker.code if worker else None,
+             "police": police.code if police else None}  # fmt: skip
     made: list[DemoAccount] = []
     for username, role, place, display in _PLAN:
         code = where.get(place, place)
@@ -79,6 +92,7 @@ def seed_demo_accounts(conn, *, password: str = DEMO_PASSWORD) -> list[DemoAccou
                 conn, username, display, role, code, password,
                 can_unmask=role in ("admin", "commander"),
                 worker_id=worker.id if role == "grid_worker" else None,
+                department_id=police.id if role == "department" else None,
                 must_change_password=False, synthetic=True,
             )  # fmt: skip
         made.append(DemoAccount(username, role, code, display))

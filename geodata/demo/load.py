@@ -13,6 +13,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from geodata.demo.departments import seed_demo_departments
 from geodata.demo.events import build_events
 from geodata.demo.grid import GridData, area_km2, build_grid
 from geodata.demo.people import build_workers
@@ -20,7 +21,10 @@ from geodata.demo.people import build_workers
 #: Number of progress notes ``seed_demo`` emits (for a progress bar).
 SEED_STEPS = 11
 
-TABLES = ("event_action", "event", "worker_position", "grid_worker", "account", "grid_cell")
+TABLES = (
+    "event_action", "event", "worker_position", "grid_worker", "account", "department",
+    "grid_cell",
+)  # fmt: skip
 
 
 class SeedRefused(Exception):
@@ -83,6 +87,7 @@ def seed_demo(
         _copy_workers(raw, workers, history)
         note("workers loaded")
         _copy_events(raw, events, actions)
+        seed_demo_departments(conn)  # synthetic units per county/township (模拟)
         for table in ("grid_cell", "grid_worker", "worker_position", "event", "event_action"):
             conn.execute(
                 text(

@@ -1,0 +1,145 @@
+"""Case-workflow routes of ``/api/v1`` for the phone (issue 6 §1): the assignee accepts (接单),
+starts, resolves (with a note and optional photos) or declines (with a reason) a task.
+
+``POST /events/{uuid}/accept|start|resolve|decline`` with JSON ``{"version"?: int, "note"?:
+str}`` (``/resolve`` also as ``multipart/form-data``: a ``report`` part with that JSON and up
+to 6 ``photos`` parts). The same :func:`geodata.workflow.perform` as the dashboard: 404 unknown
+or not visible to the worker, 403 not the assignee, 409 illegal from the current status or a
+stale ``version``, 422 missing reason. A resend of the same action by the same worker after it
+was applied (the phone lost the answer) returns the current state with 200 and
+``"replayed": true`` instead of a 409, so retries are safe. 2xx only after COMMIT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuid_mod
+from typing import Annotated, Any
+
+import flask
+from pydantic import BaseModel, Field, StrictInt
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from api.v1 import ApiError, _json, read_json, validate
+from api.v1.schemas import _STRICT, Text
+from geodata.photos import add_photos
+from geodata.workflow import MAX_NOTE, TRANSITIONS, Actor, WorkflowError, perform
+from gridcmd.settings import Settings
+
+__all__ = ["PHONE_ACTIONS", "CaseActionIn", "CaseStateOut", "register_case_routes"]
+
+#: Phone action (URL) → workflow action.
+PHONE_ACTIONS = {"accept": "acknowledge", "start": "start", "resolve": "resolve",
+                 "decline": "decline"}  # fmt: skip
+
+
+class CaseActionIn(BaseModel):
+    """Body of a case action. ``version``: the event version the phone last saw (409 if it
+    changed since); ``note``: required for resolve (what was done) and decline (why)."""
+
+    model_config = _STRICT
+
+    version: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] | None = None
+    note: Annotated[Text, Field(max_length=MAX_NOTE)] = ""
+
+
+class CaseStateOut(BaseModel):
+    uuid: str
+    status: str
+    version: int
+    priority: str
+    due_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    supervised: bool
+    replayed: bool = False
+    photos_added: int = 0
+
+
+def _out(state: dict[str, Any], *, replayed: bool = False, photos: int = 0) -> dict[str, Any]:
+    def iso(v: dt.datetime | None) -> str | None:
+        return v.isoformat() if v is not None else None
+
+    return {
+        "uuid": state["uuid"], "status": state["status"], "version": state["version"],
+        "priority": state["priority"], "due_at": iso(state["due_at"]),
+        "acknowledged_at": iso(state["acknowledged_at"]),
+        "supervised": state["supervised_at"] is not None, "replayed": replayed,
+        "photos_added": photos,
+    }  # fmt: skip
+
+
+def _event_id(conn, raw: str) -> int:
+    try:
+        parsed = uuid_mod.UUID(raw)
+    except ValueError:
+        raise ApiError(404, "not_found", "no such event", "uuid") from None
+    event_id = conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": parsed}).scalar()
+    if event_id is None:
+        raise ApiError(404, "not_found", "no such event", "uuid")
+    return event_id
+
+
+def _replay(conn, event_id: int, action: str, worker_id: int) -> dict[str, Any] | None:
+    """The current state if the worker's last act on the event was this very action and the
+    event is still where it left it (a resend), else None."""
+    tr = TRANSITIONS[action]
+    last = conn.execute(
+        text(
+            "SELECT a.actor_type, a.actor_id, a.note, a.to_status, e.status FROM event_action a "
+            "JOIN event e ON e.id = a.event_id WHERE a.event_id = :e ORDER BY a.id DESC LIMIT 1"
+        ),
+        {"e": event_id},
+    ).first()
+    if (
+        last is not None
+        and (last.actor_type, last.actor_id) == ("worker", worker_id)
+        and last.note.split(":", 1)[0] == action
+        and last.status == last.to_status
+        and (tr.target is None or last.status == tr.target)
+    ):
+        from geodata.workflow import state
+
+        return state(conn, event_id)
+    return None
+
+
+def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings) -> None:
+    """Add the case-action routes to the ``/api/v1`` blueprint ``bp``."""
+
+    def act(event_uuid: str, phone_action: str) -> flask.Response:
+        action = PHONE_ACTIONS[phone_action]
+        photos: list = []
+        if phone_action == "resolve" and flask.request.mimetype == "multipart/form-data":
+            from api.v1.field import read_upload
+
+            raw, photos = read_upload(settings, with_report=True)
+            body = validate(CaseActionIn, raw)
+        else:
+            body = validate(CaseActionIn, read_json())
+        worker_id = flask.g.api_worker.id
+        with engine.begin() as conn:
+            event_id = _event_id(conn, event_uuid)
+            try:
+                state = perform(conn, event_id, action, Actor.worker(worker_id),
+                                version=body.version, note=body.note)  # fmt: skip
+                replayed = False
+            except WorkflowError as exc:
+                again = _replay(conn, event_id, action, worker_id) if exc.status == 409 else None
+                if again is None:
+                    raise ApiError(exc.status, exc.error, exc.detail, exc.field) from None
+                state, replayed = again, True
+            added = 0
+            if photos:
+                _, added = add_photos(conn, uuid_mod.UUID(state["uuid"]), photos,
+                                      worker_id=worker_id, photo_dir=settings.photo_dir,
+                                      reporter_only=False)  # fmt: skip
+        return _json(_out(state, replayed=replayed, photos=added))
+
+    for name in PHONE_ACTIONS:
+        bp.add_url_rule(
+            f"/events/<event_uuid>/{name}",
+            endpoint=f"case_{name}",
+            view_func=lambda event_uuid, _n=name: act(event_uuid, _n),
+            methods=["POST"],
+        )
