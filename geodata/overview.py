@@ -148,10 +148,14 @@ _TASKS = text(
     SELECT e.uuid, e.title, e.category, e.severity, e.status, e.due_at, e.reported_at,
            e.due_at IS NOT NULL AND e.due_at < {_NOW} AS overdue,
            ST_X(e.location) AS lon, ST_Y(e.location) AS lat, c.code AS cell_code,
-           CASE WHEN e.assignee_id = :w THEN 'assigned' ELSE 'reported' END AS role
+           CASE WHEN e.assignee_id = :w THEN 'assigned'
+                WHEN e.reporter_id = :w THEN 'reported' ELSE 'following' END AS role,
+           e.version, e.priority, e.acknowledged_at IS NOT NULL AS acknowledged,
+           e.supervised_at IS NOT NULL AS supervised
     FROM event e JOIN grid_cell c ON c.id = e.cell_id
     WHERE e.status = ANY(:open)
-      AND (e.assignee_id = :w OR (:reported AND e.reporter_id = :w))
+      AND (e.assignee_id = :w OR (:reported AND (e.reporter_id = :w OR EXISTS (
+               SELECT 1 FROM event_follower f WHERE f.event_id = e.id AND f.worker_id = :w))))
     ORDER BY e.due_at ASC NULLS LAST, e.reported_at DESC, e.id
     LIMIT :limit OFFSET :offset
     """
@@ -168,7 +172,7 @@ def my_tasks(
     now: dt.datetime | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The worker's open events: assigned to them (and, with ``include_reported``, reported
-    by them), soonest due first (overdue on top, no due date last, then newest reported).
+    by them or followed — the original of a duplicate they reported), soonest due first (overdue on top, no due date last, then newest reported).
 
     Returns ``(items, more)``; ``more`` tells whether a next page exists. ``limit`` 1–200 and
     ``offset`` ≥ 0 are the caller's to check (ValueError otherwise).
@@ -200,6 +204,10 @@ def my_tasks(
             "lat": r.lat,
             "cell": r.cell_code,
             "role": r.role,
+            "version": r.version,
+            "priority": r.priority,
+            "acknowledged": bool(r.acknowledged),
+            "supervised": bool(r.supervised),
         }
         for r in rows[:limit]
     ]

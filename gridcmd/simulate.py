@@ -6,7 +6,9 @@ own cell; ~1.4 m/s on foot, now and then a ride at up to ~20 m/s, always below t
 token in batches of up to 5,000 (``POST /api/v1/positions``). Now and then a worker with their
 own token reports an event (Chinese titles, description tagged ``[模拟数据]``), every K-th
 event gets a small generated JPEG (``POST /events/<uuid>/photos``), and each worker with a token
-checks in once (``POST /checkins``). Routes the server does not have (404/405/415) are skipped
+checks in once (``POST /checkins``); workers with open tasks take the next step on the most
+urgent one (``GET /me/tasks``, then ``POST /events/<uuid>/accept|start|resolve``). Routes the
+server does not have (404/405/415) are skipped
 after the first try. Server errors are counted, never fatal; Ctrl-C ends the run cleanly with the
 summary.
 
@@ -80,6 +82,9 @@ class SimConfig:
     photos_every: int = 5
     seed: int | None = None
     checkins: bool = True
+    #: Task steps of the whole fleet per minute: a worker with open tasks accepts (接单),
+    #: starts or resolves one, as a phone would (issue 6 workflow).
+    tasks_per_min: float = 6.0
     max_in_flight: int = 4
 
 
@@ -250,7 +255,8 @@ class Simulator:
             self.stats.latency_ms[kind].append(ms)
             if resp.status_code >= 500:
                 self.stats.errors[kind] += 1
-            elif resp.status_code in UNSUPPORTED and kind != "positions":
+            elif resp.status_code in UNSUPPORTED and kind not in ("positions", "task_steps"):
+                # (a step's 404 is a task that changed hands meanwhile, not a missing route)
                 self.stats.skipped.add(kind)
             elif resp.status_code >= 400:
                 self.stats.rejected[kind] += 1
@@ -308,6 +314,31 @@ class Simulator:
             with self.stats.lock:
                 self.stats.created["checkins"] += 1
 
+    def _advance_task(self, i: int) -> None:
+        """Look at the worker's tasks and take the next step on the most urgent one."""
+        token = self.fleet.tokens[i]
+        resp = self._request("tasks", "GET", "/me/tasks?limit=5", token)
+        if resp is None or resp.status_code != 200:
+            return
+        mine = [t for t in resp.json().get("items", []) if t.get("role") == "assigned"]
+        if not mine:
+            return
+        t = mine[0]
+        if t["status"] == "dispatched" and not t.get("acknowledged"):
+            action, body = "accept", {}
+        elif t["status"] == "dispatched":
+            action, body = "start", {}
+        elif t["status"] == "in_progress":
+            action, body = "resolve", {"note": f"{SYNTHETIC_TAG} 已到现场处置完毕（模拟器生成）"}
+        else:
+            return
+        body["version"] = t["version"]
+        resp = self._request("task_steps", "POST", f"/events/{t['uuid']}/{action}", token,
+                             json=body)  # fmt: skip
+        if resp is not None and resp.status_code == 200 and not resp.json().get("replayed"):
+            with self.stats.lock:
+                self.stats.created["task_steps"] += 1
+
     def _submit(self, fn: Callable, *args) -> None:
         self.in_flight = [f for f in self.in_flight if not f.done()]
         while len(self.in_flight) >= self.cfg.max_in_flight:  # back-pressure
@@ -343,6 +374,9 @@ class Simulator:
             for i in todo:
                 self.checked_in.add(i)
                 self._submit(self._send_checkin, i)
+        if "tasks" not in self.stats.skipped:
+            for _ in range(rng.poisson(cfg.tasks_per_min / 60.0 * dt_s)):
+                self._submit(self._advance_task, int(rng.choice(self.with_token)))
         if "events" in self.stats.skipped:
             return
         for _ in range(rng.poisson(cfg.events_per_min / 60.0 * dt_s)):
@@ -397,7 +431,7 @@ def summary_rows(stats: Stats) -> list[tuple[str, str]]:
         ("fixes rejected", f"{sum(stats.fixes_rejected.values()):,} "
                            f"{dict(stats.fixes_rejected) or ''}".strip()),
     ]  # fmt: skip
-    for kind in ("positions", "events", "photos", "checkins"):
+    for kind in ("positions", "events", "photos", "checkins", "tasks", "task_steps"):
         n = stats.requests[kind]
         if not n and kind not in stats.skipped:
             continue

@@ -12,9 +12,11 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from geodata import migrate
+from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.load import seed_demo
 from geodata.tokens import create_demo_tokens
+from geodata.workflow import Actor, perform
 from gridcmd.settings import Settings
 from gridcmd.simulate import (
     HOME_RADIUS_M,
@@ -81,10 +83,23 @@ def test_simulation_lands_in_the_database(sim_engine, live_server, tmp_path):
         before = dict(
             conn.execute(text("SELECT id, last_fix_at FROM grid_worker WHERE active")).all()
         )
+        # one task dispatched to each worker with a token: the phones take steps on them
+        admin = Actor.from_caller(Caller(0, "sim", "Sim", "admin", "532900"))
+        tasks = []
+        for w in tokens["workers"]:
+            ev = conn.execute(
+                text("INSERT INTO event (uuid, category, severity, title, description, location,"
+                     " cell_id, status, reported_at, version, synthetic) SELECT gen_random_uuid(),"
+                     " 'livelihood', 'low', 'sim task', '', ST_PointOnSurface(c.geom), c.id,"
+                     " 'reported', now(), 1, true FROM grid_worker g JOIN grid_cell c"
+                     " ON c.id = g.cell_id WHERE g.id = :w RETURNING id"), {"w": w["id"]}
+            ).scalar_one()  # fmt: skip
+            perform(conn, ev, "dispatch", admin, worker_id=w["id"])
+            tasks.append(ev)
     path = tmp_path / "tokens.json"
     path.write_text(json.dumps(tokens), encoding="utf-8")
     cfg = SimConfig(workers=30, rate=60, duration=3.2, base_url=live_server, tokens=path,
-                    events_per_min=240, photos_every=2, seed=7)  # fmt: skip
+                    events_per_min=240, photos_every=2, seed=7, tasks_per_min=600)  # fmt: skip
     stats = run_simulation(cfg, sim_engine, load_tokens(path))
 
     assert stats.errors == {} or sum(stats.errors.values()) == 0, stats.errors
@@ -109,6 +124,14 @@ def test_simulation_lands_in_the_database(sim_engine, live_server, tmp_path):
     # routes built by other work: used when present, skipped (not failed) when absent
     for kind in ("photos", "checkins"):
         assert stats.created[kind] >= 1 or kind in stats.skipped, (kind, stats.requests)
+    # task steps went through the workflow API: history rows by the workers themselves
+    assert stats.created["task_steps"] >= 1, (stats.requests, stats.rejected)
+    with sim_engine.connect() as conn:
+        steps = conn.execute(
+            text("SELECT count(*) FROM event_action WHERE event_id = ANY(:t) "
+                 "AND actor_type = 'worker'"), {"t": tasks}
+        ).scalar_one()  # fmt: skip
+    assert steps == stats.created["task_steps"]
 
 
 def test_cli_help_and_missing_tokens_file(tmp_path, db_url):

@@ -172,7 +172,11 @@ class TaskOut(BaseModel):
     lon: float
     lat: float
     cell: str
-    role: Literal["assigned", "reported"]
+    role: Literal["assigned", "reported", "following"]
+    version: int = Field(description="Send as `version` with a case action")
+    priority: Literal["red", "yellow", "blue"]
+    acknowledged: bool = Field(description="Accepted (接单) by the assignee")
+    supervised: bool = Field(description="Under supervision (督办)")
 
 
 class TasksOut(BaseModel):

@@ -126,3 +126,23 @@ def test_resolve_with_photos(client, api_engine, worker, task):
             {"e": task.id, "w": worker.id},
         ).scalar_one()
     assert n == 1
+
+
+def test_reporter_of_a_merged_duplicate_follows_the_original(client, api_engine, api_accounts,
+                                                             workers, task):  # fmt: skip
+    other = workers[1]
+    r = client.post("/api/v1/events", headers=other.auth, json={
+        "uuid": str(uuid.uuid4()), "category": "dispute", "title": "same dispute again",
+        "description": "", "lon": other.lon, "lat": other.lat, "crs": "wgs84",
+    })  # fmt: skip
+    assert r.status_code == 201, r.json
+    with api_engine.begin() as conn:
+        dup = conn.execute(text("SELECT id FROM event WHERE uuid = :u"),
+                           {"u": r.json["uuid"]}).scalar_one()  # fmt: skip
+        admin = Caller(api_accounts["t_admin"], "t_admin", "T", "admin", "532900")
+        perform(conn, dup, "merge", Actor.from_caller(admin), merge_into=task.id)
+    items = client.get("/api/v1/me/tasks?include=reported", headers=other.auth).json["items"]
+    mine = {i["uuid"]: i for i in items}
+    assert task.uuid in mine and mine[task.uuid]["role"] == "following"
+    assert r.json["uuid"] not in mine  # the duplicate is closed
+    assert {"version", "priority", "acknowledged", "supervised"} <= set(mine[task.uuid])
