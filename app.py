@@ -31,13 +31,15 @@ from sqlalchemy.exc import DBAPIError
 
 from api.auth import install_auth
 from api.cameras import cameras_blueprint
+from api.departments import departments_blueprint
+from api.exports import exports_blueprint
 from api.geo import geo_blueprint
 from api.households import households_blueprint
 from api.http import cached_body
 from api.live import live_blueprint
 from api.media import media_blueprint
 from api.v1 import api_blueprint
-from callbacks import NotAuthenticated, caller_scope, register
+from callbacks import NotAuthenticated, caller_scope, current_caller, register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
 from dashboard.tiles import tiles_blueprint
@@ -163,11 +165,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(_geo_blueprint(engine))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
     server.register_blueprint(cameras_blueprint(engine, caller_scope))
+    server.register_blueprint(departments_blueprint(engine, caller_scope))
     server.register_blueprint(households_blueprint(engine, caller_scope))
     server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
     server.register_blueprint(api_blueprint(engine, settings))
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
     server.register_blueprint(live_blueprint(engine, caller_scope, settings))
+    server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
     server.register_error_handler(DBAPIError, _db_error_handler)
     server.register_error_handler(Exception, _unexpected_error_handler)
 

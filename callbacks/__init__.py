@@ -48,12 +48,16 @@ def caller_scope() -> str:
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register every callback of the dashboard on ``app`` (one module per noun)."""
     from callbacks import audit as audit_callbacks
+    from callbacks import bulk as bulk_callbacks
     from callbacks import cameras as camera_callbacks
+    from callbacks import cases as case_callbacks
+    from callbacks import event_table as event_table_callbacks
     from callbacks import live as live_callbacks
     from callbacks import map as map_callbacks
     from callbacks import panel as panel_callbacks
     from callbacks import population as population_callbacks
     from callbacks import roster as roster_callbacks
+    from callbacks import supervision as supervision_callbacks
 
     map_callbacks.register(app, engine, settings)
     panel_callbacks.register(app, engine, settings)
@@ -62,3 +66,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     audit_callbacks.register(app, engine, settings)
     population_callbacks.register(app, engine, settings)
     roster_callbacks.register(app, engine, settings)
+    event_table_callbacks.register(app, engine, settings)
+    case_callbacks.register(app, engine, settings)
+    supervision_callbacks.register(app, engine, settings)
+    bulk_callbacks.register(app, engine, settings)

@@ -68,6 +68,9 @@ CAMERA_LAYER = "gc-camera-layer"  # dl.GeoJSON (clustered), url → GET /geo/cam
 CAMERA_PANEL = "gc-camera-panel"  # the player box (prop `hidden`)
 CAMERA_PANEL_BODY = "gc-camera-panel-body"  # name, facts, <video>, stream link (callback)
 CAMERA_CLOSE = "gc-camera-close"  # close button of the player box
+# --- Departments (部门) overlay: layers/departments.py, dashboard/departments.py,
+# --- api/departments.py, assets/departments.js ---
+DEPARTMENT_LAYER = "gc-department-layer"  # dl.GeoJSON, url → GET /geo/departments.geojson
 LIVE_PLAY_WHO = "gc-live-play-who"  # name of the worker whose track is shown
 LIVE_TRACK_DATA = "gc-live-track-data"  # dcc.Store: the loaded track {times, coords}
 
@@ -135,3 +138,74 @@ AUDIT_PANEL = "gc-audit-panel"  # the panel (prop `hidden`)
 AUDIT_CLOSE = "gc-audit-close"  # its close button
 AUDIT_KIND = "gc-audit-kind"  # dcc.Dropdown: filter by kind
 AUDIT_BODY = "gc-audit-body"  # the table or a message
+
+# --- Event table (事件列表, issue 6 §4): dashboard/event_table.py, callbacks/event_table.py,
+# --- api/exports.py, assets/event_table.css ---
+ET_OPEN = "gc-et-open"  # header button opening the event table
+ET_PANEL = "gc-et-panel"  # the bottom drawer (props `hidden`, `className`: collapsed or not)
+ET_CLOSE = "gc-et-close"  # its close button
+ET_COLLAPSE = "gc-et-collapse"  # collapse / expand the drawer (the map stays visible)
+ET_GRID = "gc-et-grid"  # dag.AgGrid: rowData ← callbacks; cellClicked → fly to the event
+ET_QUERY = "gc-et-query"  # dcc.Input: search in title and description
+ET_STATUS = "gc-et-status"  # dcc.Dropdown (multi) of statuses
+ET_CATEGORY = "gc-et-category"  # dcc.Dropdown (multi) of categories
+ET_PRIORITY = "gc-et-priority"  # dcc.Dropdown (multi): red / yellow / blue
+ET_FROM = "gc-et-from"  # dcc.Input(type=date): reported on or after
+ET_TO = "gc-et-to"  # dcc.Input(type=date): reported on or before
+ET_FLAGS = "gc-et-flags"  # dcc.Checklist: overdue only, supervised only
+ET_SORT = "gc-et-sort"  # dcc.Dropdown: server-side sort (which rows are loaded / exported)
+ET_COUNT = "gc-et-count"  # status line: "n of N events" or a message
+ET_EXPORTS = "gc-et-exports"  # container of the export links (hidden without `export`)
+ET_CSV = "gc-et-csv"  # html.A → /export/events.csv?<filters>
+ET_XLSX = "gc-et-xlsx"  # html.A → /export/events.xlsx?<filters>
+ET_MARKER = "gc-et-marker"  # dl.LayerGroup in the map: the event a row click flew to
+
+# --- Case panel (案件办理, issue 6 §1–§3): dashboard/cases.py, callbacks/cases.py,
+# --- layers/cases.py, assets/cases.js ---
+CASE_PANEL = "gc-case-panel"  # the floating case panel (prop `hidden`)
+CASE_CLOSE = "gc-case-close"  # its close button (also clears the candidate markers)
+CASE_SUMMARY = "gc-case-summary"  # status, priority tier, due countdown, 督办, owner level
+CASE_MESSAGE = "gc-case-message"  # result of the last action or the refusal (role=alert)
+CASE_ACTIONS = "gc-case-actions"  # the workflow buttons the caller may use now
+CASE_ACT = "gc-case-act"  # pattern-id type of each workflow button: {"type", "action"}
+CASE_NOTE = "gc-case-note"  # dcc.Textarea: the note / reason sent with the action
+CASE_PRIORITY = "gc-case-priority"  # dcc.RadioItems: red / yellow / blue for a dispatch
+CASE_CANDIDATES = "gc-case-candidates"  # ranked candidate workers (recommend_workers)
+CASE_PICK = "gc-case-pick"  # pattern-id type of each candidate's 派遣 button: {"type", "worker"}
+CASE_DEPARTMENTS = "gc-case-departments"  # suggested departments
+CASE_DEPT = "gc-case-dept"  # pattern-id type of each 派遣至部门 button: {"type", "dept"}
+CASE_DUPLICATES = "gc-case-duplicates"  # possible duplicates (find_duplicates)
+CASE_MERGE = "gc-case-merge"  # pattern-id type of each 合并到此 button: {"type", "into"}
+CASE_HISTORY = "gc-case-history"  # the case's history (html.Details)
+CASE_STATE = "gc-case-state"  # dcc.Store (server-filled): {event, version, assign, merge_into}
+CASE_MARKERS = "gc-case-markers"  # dl.GeoJSON in the map: the event and ranked candidates
+
+# --- Supervision queues (督办, issue 6 §2): dashboard/supervision.py, callbacks/supervision.py
+SUP_OPEN = "gc-sup-open"  # header button (roles with `supervise` or `dispatch`)
+SUP_PANEL = "gc-sup-panel"  # the floating panel (prop `hidden`)
+SUP_CLOSE = "gc-sup-close"  # its close button
+SUP_TABS = "gc-sup-tabs"  # dcc.Tabs: value supervised / overdue / escalated
+SUP_TAB_SUPERVISED = "gc-sup-tab-supervised"  # dcc.Tab (label carries the count)
+SUP_TAB_OVERDUE = "gc-sup-tab-overdue"
+SUP_TAB_ESCALATED = "gc-sup-tab-escalated"
+SUP_BODY = "gc-sup-body"  # the rows of the chosen queue
+SUP_STATUS = "gc-sup-status"  # "updated hh:mm:ss" or a message
+SUP_MESSAGE = "gc-sup-message"  # result of the last 督办 click (role=alert)
+SUP_TICK = "gc-sup-tick"  # dcc.Interval (~30 s), disabled while the panel is closed
+SUP_REFRESH = "gc-sup-refresh"  # dcc.Store: bumped after a 督办, reloads the queue
+SUP_ROW = "gc-sup-row"  # pattern-id type of a row's button {"type", "id": event id}: fly to it
+SUP_FLAG = "gc-sup-flag"  # pattern-id type of a row's 督办 button {"type", "id": event id}
+
+# --- Bulk selection (批量操作, issue 6 §3): dashboard/bulk.py, callbacks/bulk.py, assets/bulk.js
+BULK_GROUP = "gc-bulk-group"  # dl.FeatureGroup in the map holding the drawn shapes
+BULK_DRAW = "gc-bulk-draw"  # dl.EditControl (rectangle/polygon; prop `geojson`)
+BULK_PANEL = "gc-bulk-panel"  # the panel (prop `hidden`): shown while a shape is drawn
+BULK_CLOSE = "gc-bulk-close"  # clears the drawing (and so the selection)
+BULK_SUMMARY = "gc-bulk-summary"  # count and per-category counts, or a message
+BULK_LIST = "gc-bulk-list"  # the selected open events
+BULK_IDS = "gc-bulk-ids"  # dcc.Store: ids of the listed events (re-checked on every action)
+BULK_WORKER = "gc-bulk-worker"  # dcc.Dropdown: a worker of the area, or "recommended"
+BULK_NOTE = "gc-bulk-note"  # dcc.Input: the note of the action
+BULK_DISPATCH = "gc-bulk-dispatch"  # button 批量派遣
+BULK_ESCALATE = "gc-bulk-escalate"  # button 批量升级
+BULK_RESULT = "gc-bulk-result"  # results per event

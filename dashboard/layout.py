@@ -24,13 +24,18 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard import ids
 from dashboard.audit import audit_button, audit_panel
+from dashboard.bulk import bulk_panel, draw_layer
 from dashboard.cameras import camera_overlay_for, camera_panel
+from dashboard.cases import case_markers_layer, case_panel
+from dashboard.departments import department_overlay_for
+from dashboard.event_table import event_marker_layer, event_table_button, event_table_panel
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
 from dashboard.live import live_controls, live_layers
 from dashboard.panel import language_switch, metric_selector, panel_container
 from dashboard.population import household_overlay_for, population_button, population_controls
 from dashboard.roster import roster_button, roster_panel
 from dashboard.search import search_box
+from dashboard.supervision import supervision_button, supervision_panel
 from dashboard.tiles import registered_mbtiles
 from geodata.accounts import PERMISSIONS
 from geodata.cells import cell_by_code
@@ -129,11 +134,17 @@ ROLE_MSGIDS = {
     "supervisor": "Supervisor",
     "auditor": "Auditor",
     "grid_worker": "Grid worker",
+    "department": "Department staff",
 }
 
 
 #: Roles that see the security-log button (the callback checks the permission again).
 AUDIT_ROLES = frozenset(r for r, perms in PERMISSIONS.items() if "audit" in perms)
+#: Roles that see the 督办 queues button / may draw a bulk selection (callbacks check again).
+SUPERVISION_ROLES = frozenset(
+    r for r, perms in PERMISSIONS.items() if {"supervise", "dispatch", "handle"} & perms
+)
+DISPATCH_ROLES = frozenset(r for r, perms in PERMISSIONS.items() if "dispatch" in perms)
 
 
 def _user_menu(user: Mapping[str, str] | None, lang: str) -> list[Any]:
@@ -202,10 +213,15 @@ def page(
     )
     control.children.append(camera_overlay_for(lang))  # off by default (dashboard/cameras.py)
     control.children.append(household_overlay_for(lang))  # off (dashboard/population.py)
+    control.children.append(department_overlay_for(lang))  # off (dashboard/departments.py)
     the_map = dl.Map(
         [
             control,
             dl.ScaleControl(position="bottomright", imperial=False),
+            event_marker_layer(),  # the event a row of the event table flew to
+            case_markers_layer(),  # the opened case and its ranked candidates
+            # 批量操作: rectangle/polygon selection (dashboard/bulk.py), tools for dispatchers
+            draw_layer(can_dispatch=bool(user) and user.get("role") in DISPATCH_ROLES),
             # dash-leaflet's GeoJSON does not forward `attribution` to Leaflet, so the data
             # credit goes in the prefix (plain text: no link, no flag icon).
             dl.AttributionControl(position="bottomright", prefix=t(ATTRIBUTION, lang)),
@@ -244,6 +260,10 @@ def page(
             parts["search"],
             population_button(lang),
             roster_button(lang),  # 网格员管理 (dashboard/roster.py)
+            event_table_button(lang),  # 事件列表 (dashboard/event_table.py)
+            supervision_button(  # 督办 (dashboard/supervision.py)
+                lang, hidden=not user or user.get("role") not in SUPERVISION_ROLES
+            ),
             parts["lang"],
             *_user_menu(user, lang),
         ],
@@ -278,6 +298,10 @@ def page(
         camera_panel(lang),
         *population_controls(lang),  # 人口信息查询 (dashboard/population.py)
         roster_panel(lang),  # 网格员管理 (dashboard/roster.py)
+        event_table_panel(lang),  # 事件列表 (dashboard/event_table.py)
+        case_panel(lang),  # 案件办理 (dashboard/cases.py)
+        supervision_panel(lang),  # 督办 queues (dashboard/supervision.py)
+        bulk_panel(lang),  # 批量操作 (dashboard/bulk.py)
         html.Div(
             [
                 legend(

@@ -59,6 +59,7 @@ def live_layers(lang: str) -> tuple[list[Any], list[Any]]:
             status_names={k: t(v, lang) for k, v in STATUS_MSGIDS.items()},
             texts={
                 "overdue": t("Overdue", lang),
+                "supervised": t("Under supervision", lang),
                 "reported": t("Reported", lang),
                 "click": t("Click for details", lang),
             },

@@ -147,7 +147,7 @@ def _encode_workers(rows: Sequence[Any], origin: tuple[float, float], now: dt.da
 
 _EVENT_COLS = """
     SELECT e.id, ST_X(e.location) AS lon, ST_Y(e.location) AS lat, e.category, e.status,
-           e.severity, e.reported_at, e.due_at
+           e.severity, e.reported_at, e.due_at, e.supervised_at
     FROM event AS e JOIN grid_cell AS c ON c.id = e.cell_id
     WHERE c.path <@ CAST(:scope AS ltree)
 """
@@ -159,7 +159,8 @@ _SEV = {s: i for i, s in enumerate(SEVERITIES)}
 def _encode_events(rows: Sequence[Any], origin: tuple[float, float], now: dt.datetime) -> dict:
     """Columnar events: ``i`` ids (delta), ``x``/``y`` quantised, ``k`` category index,
     ``s`` status index, ``v`` severity index, ``t`` age of the report in minutes,
-    ``o`` 1 when overdue (open and past due) else 0. Index tables: :func:`vocabulary`."""
+    ``o`` 1 when overdue (open and past due) else 0, ``u`` 1 when an open case is under
+    supervision (督办) else 0. Index tables: :func:`vocabulary`."""
     rows = sorted(rows, key=lambda r: r.id)
     return {
         "i": encode_ids([r.id for r in rows]),
@@ -172,6 +173,9 @@ def _encode_events(rows: Sequence[Any], origin: tuple[float, float], now: dt.dat
         "o": [
             1 if (r.status in OPEN_STATUSES and r.due_at is not None and r.due_at < now) else 0
             for r in rows
+        ],
+        "u": [
+            1 if (r.status in OPEN_STATUSES and r.supervised_at is not None) else 0 for r in rows
         ],
     }
 

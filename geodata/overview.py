@@ -172,7 +172,8 @@ def my_tasks(
     now: dt.datetime | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The worker's open events: assigned to them (and, with ``include_reported``, reported
-    by them or followed — the original of a duplicate they reported), soonest due first (overdue on top, no due date last, then newest reported).
+    by them or followed — the original of a duplicate they reported), soonest due first
+    (overdue on top, no due date last, then newest reported).
 
     Returns ``(items, more)``; ``more`` tells whether a next page exists. ``limit`` 1–200 and
     ``offset`` ≥ 0 are the caller's to check (ValueError otherwise).

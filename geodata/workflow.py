@@ -259,10 +259,11 @@ def _authorize(conn: Connection, action: str, row: Any, actor: Actor) -> None:
             raise WorkflowError(
                 403, "forbidden", "the case must be verified by someone other than its resolver"
             )
-    elif who == "escalate":
+    elif who == "escalate":  # only the level that owns the case (or one above) moves it up
         ok = actor.type == "system" or (
             (actor.can("dispatch") or actor.can("supervise"))
             and _in_scope(row.path, actor.scope_path)
+            and _level(actor.scope_path) <= row.owner_level
         )
     else:  # supervise
         ok = actor.type == "system" or (
@@ -333,7 +334,12 @@ def _check_department(conn: Connection, department_id: int, row: Any, actor: Act
         ),
         {"d": department_id, "lon": row.lon, "lat": row.lat},
     ).one_or_none()
-    if d is None or not (d.serves or _in_scope(d.path, actor.scope_path)):
+    # Visible to the actor (its unit is inside the jurisdiction or above it, like the county
+    # court for a township: geodata.departments' rule), and serving the place or local.
+    visible = d is not None and (
+        _in_scope(d.path, actor.scope_path) or _in_scope(actor.scope_path or "", d.path)
+    )
+    if d is None or not visible or not (d.serves or _in_scope(d.path, actor.scope_path)):
         raise WorkflowError(
             422, "invalid", f"no active department {department_id} serving this event",
             "department_id",
@@ -430,6 +436,10 @@ def perform(
                 extra_history.append(("reported", "accepted", "accept: (with dispatch)"))
         else:
             notes.append(f"from worker {row.assignee_id} / department {row.department_id} to {to}")
+            if priority is not None and priority != row.priority:  # a new tier: a new deadline
+                due = now + dt.timedelta(hours=deadline_hours(conn, row.category, priority))
+                sets.update(priority=priority, due_at=due)
+                notes.append(f"priority {priority}; due {due.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}")
     elif action == "decline":
         sets.update(assignee_id=None, department_id=None, acknowledged_at=None)
     elif action == "reopen":

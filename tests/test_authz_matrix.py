@@ -33,7 +33,7 @@ from gridcmd.settings import Settings
 from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
 
 COUNTY_A, COUNTY_B = "532901", "532922"
-DASHBOARD_ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor")
+DASHBOARD_ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor", "department")
 PASSWORD = "Matrix-Test-2026!"
 COOKIE = "gridcmd_session"
 
@@ -155,6 +155,11 @@ def world(make_database, tmp_path_factory) -> World:
                 conn, f"matrix_{role}", f"matrix {role}", role, COUNTY_A, PASSWORD,
                 can_unmask=role in ("admin", "commander"),
                 worker_id=w.ids[COUNTY_A]["worker"] if role == "grid_worker" else None,
+                # a department account's jurisdiction is its unit's cell: a county unit of A
+                department_id=conn.execute(
+                    text("SELECT d.id FROM department d JOIN grid_cell c ON c.id = d.cell_id "
+                         "WHERE c.code = :c ORDER BY d.id LIMIT 1"), {"c": COUNTY_A},
+                ).scalar_one() if role == "department" else None,
             )  # fmt: skip
     yield w
     eng.dispose()
@@ -213,6 +218,8 @@ def _route_probes(world: World, county: str) -> dict[str, list[str]]:
                           f"{c['lon'] + 0.01:.4f},{c['lat'] + 0.01:.4f}"],
         "geo_grid.cell": [f"/geo/cell/{county}.json", f"/geo/cell/{c['cell']}.json"],
         "geo_cameras.cameras": ["/geo/cameras.geojson", f"/geo/cameras.geojson?bbox={bbox}"],
+        "geo_departments.departments": ["/geo/departments.geojson",
+                                        f"/geo/departments.geojson?bbox={bbox}"],
         "geo_households.households": [f"/geo/households.geojson?bbox={bbox}"],
         "gridcmd_tiles.tile": ["/tiles/8/200/100.png"],
         "media.photo": [f"/media/photo/{c['event']}"],
@@ -224,6 +231,11 @@ def _route_probes(world: World, county: str) -> dict[str, list[str]]:
         "/_reload-hash": ["/_reload-hash"],
         "/": [f"/?cell={county}"],
         "/<path:path>": [f"/anything?cell={county}"],
+        # 事件列表 exports (api/exports.py); the XLSX body is a zip, its scope is checked by
+        # tests/api/test_exports.py (here: status codes and the anonymous/worker refusals)
+        "exports.events_csv": [f"/export/events.csv?q=CANARY-EVT-{county}",
+                               "/export/events.csv?q=CANARY"],
+        "exports.events_xlsx": [f"/export/events.xlsx?q=CANARY-EVT-{county}"],
     }  # fmt: skip
 
 
@@ -303,6 +315,9 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
     view = {"bounds": [[y0, x0], [y1, x1]], "zoom": 10, "size": [1280, 800]}
     grid_url = f"/geo/grid.pbf?z=10&bbox={x0:.4f},{y0:.4f},{x1:.4f},{y1:.4f}&sel={county}"
     click = lambda i: {"type": "Feature", "properties": {"id": i}}  # noqa: E731
+    # Probes that would write (督办, bulk actions) aim at B's canary; in A at an id that does
+    # not exist, so the matrix never changes A's canaries.
+    write_target = c["event"] if county != COUNTY_A else 2**62
     return {
         "follow_url": [("gc-url.search", {"gc-url.search": f"?cell={county}"})],
         "follow_viewport": [("gc-view.data", {"gc-view.data": view,
@@ -363,6 +378,54 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
                           ("gc-roster-edit.n_clicks", {
             "gc-roster-edit.n_clicks": 1, "gc-roster-pick.value": [f"CANARY-{county}"],
             "gc-roster-edit-name.value": f"CANARY-WKR-{county}"})],
+        # 事件列表 (callbacks/event_table.py): B's canary searched for, B's event clicked
+        "toggle_event_table": [("gc-et-open.n_clicks", {"gc-et-open.n_clicks": 1})],
+        "event_table_rows": [("gc-et-query.value", {"gc-et-panel.hidden": False,
+                                                     "gc-et-query.value": f"CANARY-EVT-{county}"}),
+                             ("gc-et-panel.hidden", {"gc-et-panel.hidden": False,
+                                                     "gc-et-query.value": "CANARY"})],
+        "fly_to_event": [("gc-et-grid.cellClicked",
+                          {"gc-et-grid.cellClicked": {"rowId": str(c["event"])}})],
+        # 案件办理 (callbacks/cases.py): B's event opened from the map and the table; every
+        # kind of button aimed at it (a stale version, so nothing is ever written in A)
+        "open_case": [("gc-live-events.clickData",
+                       {"gc-live-events.clickData": click(c["event"])}),
+                      ("gc-et-grid.cellClicked",
+                       {"gc-et-grid.cellClicked": {"rowId": str(c["event"])}})],
+        "case_action": [
+            (pattern_prop({"type": typ, key: val}, "n_clicks"), {
+                "gc-case-state.data": {"event": c["event"], "version": 10**6,
+                                       "assign": "dispatch", "merge_into": c["event"]},
+                "gc-case-note.value": "matrix probe", "gc-case-priority.value": "red",
+                "__pattern__": {"action": ("accept",), "worker": (c["worker"],),
+                                "dept": (1,), "into": (c["event"],)}})
+            for typ, key, val in (("gc-case-act", "action", "accept"),
+                                  ("gc-case-act", "action", "merge"),
+                                  ("gc-case-pick", "worker", c["worker"]),
+                                  ("gc-case-dept", "dept", 1),
+                                  ("gc-case-merge", "into", c["event"]))
+        ],
+        # 督办 queues (callbacks/supervision.py): every queue; B's event clicked and flagged
+        "toggle_supervision": [("gc-sup-open.n_clicks", {"gc-sup-open.n_clicks": 1})],
+        "supervision_queues": [("gc-sup-tabs.value", {"gc-sup-panel.hidden": False,
+                                                       "gc-sup-tabs.value": kind})
+                               for kind in ("supervised", "overdue", "escalated")],
+        "show_supervised_case": [(pattern_prop({"id": c["event"], "type": "gc-sup-row"},
+                                               "n_clicks"),
+                                  {"__pattern__": {"id": (c["event"],)}})],
+        "flag_supervision": [(pattern_prop({"id": write_target, "type": "gc-sup-flag"},
+                                           "n_clicks"),
+                              {"gc-sup-refresh.data": 0, "__pattern__": {"id": (write_target,)}})],
+        # 批量操作 (callbacks/bulk.py): a rectangle over B; B's event dispatched / escalated
+        "bulk_select": [("gc-bulk-draw.geojson", {"gc-bulk-draw.geojson": {
+            "type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+                "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1],
+                                                                 [x0, y1], [x0, y0]]]}}]}})],
+        "bulk_act": [(f"{button}.n_clicks", {f"{button}.n_clicks": 1,
+                                             "gc-bulk-ids.data": [write_target],
+                                             "gc-bulk-worker.value": c["worker"],
+                                             "gc-bulk-note.value": "matrix probe"})
+                     for button in ("gc-bulk-dispatch", "gc-bulk-escalate")],
     }  # fmt: skip
 
 
@@ -421,6 +484,8 @@ def test_routes_never_leak_another_county(world, role):
     assert a["worker"] in workers and a["event"] in events
     assert client.get(f"/geo/cell/{COUNTY_A}.json").status_code == 200
     assert b"CANARY-CAM-" + COUNTY_A.encode() in _body(client.get("/geo/cameras.geojson"))
+    # county A's own units (named after the county) are on the departments layer
+    assert world.names[COUNTY_A].encode() in _body(client.get("/geo/departments.geojson"))
 
 
 @pytest.mark.parametrize("role", DASHBOARD_ROLES)

@@ -133,6 +133,7 @@
         severity: vocab.severities[part.v[k]],
         reported: serverNow - part.t[k] * 60000,
         overdue: part.o[k] === 1,
+        supervised: !!(part.u && part.u[k] === 1),  // 督办 (older servers: absent)
       });
     }
     return ids.length;
@@ -199,7 +200,7 @@
         geometry: { type: "Point", coordinates: [e.lon, e.lat] },
         properties: {
           id: id, category: e.category, status: e.status, severity: e.severity,
-          overdue: e.overdue, reported: e.reported,
+          overdue: e.overdue, supervised: e.supervised, reported: e.reported,
         },
       });
     });
@@ -399,8 +400,11 @@
     var p = propsOf(feature), h = hideoutOf(context);
     var closed = (h.closed || []).indexOf(p.status) !== -1;
     var cls = "gc-dot-event" + (p.overdue ? " gc-dot-overdue" : "") +
+      (p.supervised ? " gc-dot-supervised" : "") +
       (closed ? " gc-dot-closed" : "") + (p.severity === "critical" ? " gc-dot-critical" : "");
-    return dot(latlng, cls, (h.colors || {})[p.category] || "#495057", 16);
+    // Overdue: drawn red (fill and ring, pulsing: supervision.css) whatever the category.
+    var colour = p.overdue ? "#e03131" : (h.colors || {})[p.category] || "#495057";
+    return dot(latlng, cls, colour, p.overdue ? 18 : 16);
   }
 
   function minutesAgo(ms, texts) {
@@ -419,6 +423,9 @@
       " · " + escapeHtml(texts.reported || "") + " " + escapeHtml(minutesAgo(p.reported)) +
       "</div>";
     if (p.overdue) html += '<div class="gc-tt-metric">' + escapeHtml(texts.overdue || "") + "</div>";
+    if (p.supervised) {
+      html += '<div class="gc-tt-metric">' + escapeHtml(texts.supervised || "") + "</div>";
+    }
     return html + '<div class="gc-tt-meta">' + escapeHtml(texts.click || "") + "</div>";
   }
 

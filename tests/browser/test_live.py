@@ -285,8 +285,9 @@ def test_worker_click_shows_details_and_track(two_instances, reporter, make_page
         if (l.feature && l.feature.properties && l.feature.properties.id === {reporter["id"]}
             && !l.feature.properties.cluster && l._icon
             && l._icon.classList.contains('gc-dot-worker')) el = l._icon; }}); return el; }}"""
-    _wait_for(pg, find, timeout=5000)
-    pg.evaluate_handle(find).as_element().click()
+    # Find and click in one step: the live layer may re-render its markers at any poll.
+    _wait_for(pg, f"() => {{ const el = ({find})(); if (el) el.click(); return !!el; }}",
+              timeout=5000)  # fmt: skip
     _wait_for(pg, f"document.querySelector('#{ids.LIVE_DETAIL} h3') !== null")
     with_name = pg.locator(f"#{ids.LIVE_DETAIL} h3").inner_text()
     assert with_name and with_name in pg.locator(f"#{ids.LIVE_PLAY_WHO}").inner_text()

@@ -163,6 +163,23 @@ def test_event_insert_and_update_are_logged(conn):
     assert live.vocabulary()["statuses"][ev["s"][0]] == "accepted"
 
 
+def test_overdue_and_supervised_flags(conn):
+    """``o`` (open and past due) and ``u`` (open and under 督办) per event, 0/1."""
+    cursor = live.latest_change_id(conn)
+    a, b, c = conn.execute(text("SELECT id FROM event ORDER BY id LIMIT 3")).scalars().all()
+    conn.execute(
+        text(
+            "UPDATE event SET status = CASE WHEN id = :c THEN 'closed' ELSE 'dispatched' END, "
+            "due_at = now() - interval '1 hour', supervised_at = CASE WHEN id = :a THEN NULL "
+            "ELSE now() END WHERE id = ANY(:ids)"
+        ),
+        {"a": a, "c": c, "ids": [a, b, c]},
+    )
+    ev = live.changes(conn, scope_path=PREF, cursor=cursor)["events"]
+    flags = dict(zip(live.decode_ids(ev["i"]), zip(ev["o"], ev["u"], strict=True), strict=True))
+    assert flags == {a: (1, 0), b: (1, 1), c: (0, 0)}
+
+
 def test_far_behind_or_pruned_cursor_asks_for_a_reset(conn):
     cursor = live.latest_change_id(conn)
     conn.execute(

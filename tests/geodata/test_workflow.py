@@ -376,3 +376,44 @@ def test_two_dispatchers_at_once_exactly_one_wins(wf_engine):
     assert row.status == "dispatched" and row.version == version + 1
     assert row.assignee_id == wins[0]["assignee_id"]
     assert n == 1  # the loser left no history
+
+
+def test_only_the_owning_level_or_above_escalates(conn, world):
+    ev = world["event"]
+    perform(conn, ev, "escalate", world["township"], now=NOW)  # township owns it: ok → county
+    with pytest.raises(WorkflowError) as exc:
+        perform(conn, ev, "escalate", world["township"], now=NOW)
+    assert exc.value.status == 403
+    assert perform(conn, ev, "escalate", world["county"], now=NOW)["owner_level"] == 1
+
+
+def test_reassign_with_a_new_tier_gets_a_new_deadline(conn, world):
+    ev = world["event"]
+    s = perform(conn, ev, "dispatch", world["county"], worker_id=world["worker"], now=NOW)
+    assert s["priority"] == "yellow"
+    later = NOW + dt.timedelta(hours=1)
+    s = perform(conn, ev, "reassign", world["county"], worker_id=world["other_worker"],
+                priority="red", now=later)  # fmt: skip
+    assert s["priority"] == "red" and s["due_at"] == later + dt.timedelta(hours=2)
+    s = perform(conn, ev, "reassign", world["county"], worker_id=world["worker"], now=later)
+    assert s["due_at"] == later + dt.timedelta(hours=2)  # same tier: the deadline stands
+
+
+def test_departments_of_another_county_cannot_be_dispatched_to(conn, world):
+    ev = world["event"]
+    mine, theirs = (
+        conn.execute(
+            text(
+                "SELECT d.id FROM department d JOIN grid_cell c ON c.id = d.cell_id "
+                "WHERE c.path ~ :q AND d.kind = 'court' ORDER BY d.id LIMIT 1"
+            ),
+            {"q": q},
+        ).scalar_one()
+        for q in ("532900.532901", "532900.532922")
+    )
+    with pytest.raises(WorkflowError) as exc:
+        perform(conn, ev, "dispatch", world["county"], department_id=theirs, now=NOW)
+    assert exc.value.status == 422 and exc.value.field == "department_id"
+    # the county court is visible from a township of that county
+    s = perform(conn, ev, "dispatch", world["township"], department_id=mine, now=NOW)
+    assert s["department_id"] == mine and s["assignee_id"] is None

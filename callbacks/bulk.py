@@ -1,0 +1,175 @@
+"""Callbacks of the bulk selection (批量操作, ``dashboard/bulk.py``).
+
+* the draw control's ``geojson`` (shapes drawn or deleted) → the selection: the open events
+  of the caller's scope inside the shapes (:func:`geodata.bulk.selection`), their count per
+  category, the workers of the area for the dispatch dropdown; no shape → panel hidden;
+* 批量派遣 / 批量升级 → :func:`geodata.bulk.bulk_perform` on the listed ids (each in its own
+  savepoint, committed by ``engine.begin()``): dispatch (or reassign) to the chosen worker or
+  to each event's first recommended worker, or escalate; results per event;
+* the panel's × (clientside, ``gridcmdBulk.clear``): clears the drawing, hence the selection.
+
+Only roles with ``dispatch`` (others: a refusal and a ``denied`` log entry). The caller comes
+from :func:`callbacks.current_caller`; the drawn shape is only a filter inside the caller's
+scope, and the ids sent back are re-checked by the workflow (scope, permission, status).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dash
+from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+import callbacks
+from api.http import log_denial
+from dashboard import ids
+from dashboard.bulk import (
+    RECOMMENDED,
+    result_list,
+    selection_list,
+    selection_summary,
+    worker_options,
+)
+from dashboard.i18n import lang_from_search, t
+from geodata import bulk
+from geodata.accounts import Caller, has_permission
+from geodata.workflow import MAX_NOTE, Actor
+from gridcmd.settings import Settings
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+DB_UNAVAILABLE = "The database is unavailable."
+NOT_ALLOWED = "Only dispatchers and commanders may act on events in bulk."
+BAD_SHAPE = "The shape cannot be used:"
+NOTHING = "No events selected."
+CHOOSE_WORKER = "Choose a worker."
+NOTE_TOO_LONG = "The note is too long."
+
+
+def _caller() -> Caller | None:
+    try:
+        return callbacks.current_caller()
+    except PermissionError:
+        return None
+
+
+def _lang(search: Any) -> str:
+    return lang_from_search(search if isinstance(search, str) else None)
+
+
+def _id_list(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool) and v > 0][
+        : bulk.MAX_BULK
+    ]
+
+
+def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
+    """Register the bulk panel's callbacks on ``app``."""
+    stale_after_s = settings.stale_after_s
+
+    @app.callback(
+        Output(ids.BULK_PANEL, "hidden"),
+        Output(ids.BULK_SUMMARY, "children"),
+        Output(ids.BULK_LIST, "children"),
+        Output(ids.BULK_IDS, "data"),
+        Output(ids.BULK_WORKER, "options"),
+        Output(ids.BULK_WORKER, "value"),
+        Output(ids.BULK_RESULT, "children"),
+        Input(ids.BULK_DRAW, "geojson"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
+    def bulk_select(drawing: Any, search: Any) -> tuple:
+        """Shapes drawn → the open events inside them (caller's scope) and the area's workers."""
+        lang = _lang(search)
+        empty = (True, [], [], [], [], RECOMMENDED, [])
+        feats = drawing.get("features") if isinstance(drawing, dict) else None
+        if not feats:
+            return empty
+        caller = _caller()
+        if not has_permission(caller, "dispatch"):
+            log_denial(engine, "bulk selection", "no dispatch permission")
+            return False, html.P(t(NOT_ALLOWED, lang)), [], [], [], RECOMMENDED, []
+        assert caller is not None
+        try:
+            shape = bulk.selection_shape(drawing)
+        except ValueError as exc:
+            return False, html.P(f"{t(BAD_SHAPE, lang)} {exc}"), [], [], [], RECOMMENDED, []
+        if shape is None:
+            return empty
+        try:
+            with engine.connect() as conn:
+                sel = bulk.selection(conn, shape, scope_path=caller.scope_path)
+        except DBAPIError as exc:
+            log.warning("bulk selection: database unavailable (%s)", exc.orig)
+            return False, html.P(t(DB_UNAVAILABLE, lang)), [], [], [], RECOMMENDED, []
+        return (
+            False,
+            selection_summary(sel, lang),
+            selection_list(sel["events"], lang),
+            [e["id"] for e in sel["events"]],
+            worker_options(sel["workers"], lang),
+            RECOMMENDED,
+            [],
+        )
+
+    @app.callback(
+        Output(ids.BULK_RESULT, "children", allow_duplicate=True),
+        Input(ids.BULK_DISPATCH, "n_clicks"),
+        Input(ids.BULK_ESCALATE, "n_clicks"),
+        State(ids.BULK_IDS, "data"),
+        State(ids.BULK_WORKER, "value"),
+        State(ids.BULK_NOTE, "value"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
+    def bulk_act(_d: Any, _e: Any, event_ids: Any, worker: Any, note: Any, search: Any) -> Any:
+        """批量派遣 / 批量升级 on the listed events; one result line per event."""
+        lang = _lang(search)
+        trigger = ctx.triggered_id
+        if trigger not in (ids.BULK_DISPATCH, ids.BULK_ESCALATE):
+            return no_update
+        caller = _caller()
+        if not has_permission(caller, "dispatch"):
+            log_denial(engine, "bulk action", "no dispatch permission")
+            return html.P(t(NOT_ALLOWED, lang))
+        assert caller is not None
+        targets = _id_list(event_ids)
+        if not targets:
+            return html.P(t(NOTHING, lang))
+        note = note if isinstance(note, str) else ""
+        if len(note) > MAX_NOTE:
+            return html.P(t(NOTE_TOO_LONG, lang))
+        params: dict[str, Any] = {"note": note}
+        if trigger == ids.BULK_ESCALATE:
+            action = "escalate"
+        else:
+            action = "assign"
+            if worker == RECOMMENDED:
+                params.update(recommend=True, stale_after_s=stale_after_s)
+            elif isinstance(worker, int) and not isinstance(worker, bool) and worker > 0:
+                params["worker_id"] = worker
+            else:
+                return html.P(t(CHOOSE_WORKER, lang))
+        try:
+            with engine.begin() as conn:
+                results = bulk.bulk_perform(conn, targets, action, Actor.from_caller(caller),
+                                            **params)  # fmt: skip
+        except DBAPIError as exc:
+            log.warning("bulk action: database unavailable (%s)", exc.orig)
+            return html.P(t(DB_UNAVAILABLE, lang))
+        return result_list(results, lang)
+
+    app.clientside_callback(
+        ClientsideFunction("gridcmdBulk", "clear"),
+        Output(ids.BULK_DRAW, "editToolbar"),
+        Input(ids.BULK_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )
