@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 import callbacks
 from api.http import log_denial
 from dashboard import ids
+from dashboard.cases import history_note
 from dashboard.i18n import CATEGORY_MSGIDS, lang_from_search, t
 from dashboard.live import STATUS_MSGIDS
 from geodata import live
@@ -107,7 +108,7 @@ def event_panel(ev: dict[str, Any], lang: str) -> list[Any]:
                     html.Li(
                         f"{_local(h['at'], lang)} "
                         f"{t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
-                        + (f" — {h['note']}" if h["note"] else "")
+                        + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
                     )
                     for h in ev["history"][-8:]
                 ]

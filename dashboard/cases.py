@@ -17,6 +17,7 @@ text node (never HTML); ids are pattern ids of :mod:`dashboard.ids`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,8 @@ from layers.cases import candidate_collection, candidates_layer, format_age, for
 
 __all__ = [
     "ACTION_MSGIDS",
+    "NOTE_TERMS",
+    "history_note",
     "ASSIGN_ACTIONS",
     "NOTE_REQUIRED",
     "PRIORITY_MSGIDS",
@@ -70,6 +73,45 @@ NOTE_REQUIRED = frozenset({"reject", "decline", "resolve", "reopen"})
 PRIORITY_MSGIDS: dict[str, str] = {"red": "Red", "yellow": "Yellow", "blue": "Blue"}
 #: Countdown units (``{n}`` placeholders) → msgid.
 UNIT_MSGIDS: dict[str, str] = {"d": "{n} d", "h": "{n} h", "m": "{n} min", "s": "{n} s"}
+
+
+#: The fixed phrases the workflow writes into history notes (``geodata.workflow``,
+#: ``geodata.supervision``), as msgids: shown in the reader's language.
+NOTE_TERMS: tuple[str, ...] = (
+    "supervised and unresolved for",
+    "absorbed duplicate event",
+    "(with dispatch)",
+    "overdue since",
+    "owner level",
+    "into event",
+    "from",
+    "department",
+    "priority",
+    "yellow",
+    "worker",
+    "blue",
+    "red",
+    "due",
+    "to",
+)
+_NOTE = re.compile(r"^(?P<action>[a-z_]+):(?P<details>.*?)(?:\s?\|\s(?P<user>.*))?$", re.S)
+_TERM = re.compile(
+    r"(?<![\w(])(" + "|".join(re.escape(x) for x in NOTE_TERMS) + r")(?![\w])"
+)
+
+
+def history_note(note: str, lang: str) -> str:
+    """A history note (``"<action>: <details> | <user note>"``) for people: the action's
+    label and the fixed phrases in ``lang``, the user's own words as written. Notes of any
+    other shape (older or imported rows) are shown as they are."""
+    m = _NOTE.match(note or "")
+    if m is None or m["action"] not in ACTION_MSGIDS:
+        return note or ""
+    details = _TERM.sub(lambda x: t(x.group(1), lang), m["details"].strip())
+    parts = [t(ACTION_MSGIDS[m["action"]], lang) + (f": {details}" if details else "")]
+    if m["user"]:
+        parts.append(m["user"])
+    return " — ".join(parts)
 
 
 def _local(iso: str | None) -> str:
@@ -347,7 +389,7 @@ def _history(view: Mapping[str, Any], lang: str) -> list[Any]:
                     [
                         html.Li(
                             f"{_local(h['at'])} {t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
-                            + (f" — {h['note']}" if h["note"] else "")
+                            + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
                         )
                         for h in view["history"]
                     ]

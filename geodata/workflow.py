@@ -41,14 +41,24 @@ else changed the case first: never a lost update), 422 bad parameters.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geodata.accounts import Caller, has_permission
-from geodata.stats import OPEN_STATUSES
+from geodata.workflow_rules import (
+    ACTIONS,
+    EVENT_SQL,
+    TRANSITIONS,
+    Actor,
+    Transition,
+    WorkflowError,
+    allowed_actions,
+    authorize,
+    in_scope,
+    load_event,
+    visible,
+)
 
 __all__ = [
     "ACTIONS",
@@ -71,41 +81,6 @@ DEFAULT_HOURS = {"red": 2.0, "yellow": 24.0, "blue": 72.0}
 MAX_NOTE = 2000
 
 
-@dataclass(frozen=True)
-class Transition:
-    """A workflow action: the statuses it starts from, the status it leads to (``None``: the
-    status stays), who may do it (``dispatch``/``assignee``/``verify``/``escalate``/
-    ``supervise``) and whether a note (reason) is required."""
-
-    sources: frozenset[str]
-    target: str | None
-    who: str
-    note_required: bool = False
-
-
-_OPEN = frozenset(OPEN_STATUSES)
-TRANSITIONS: dict[str, Transition] = {
-    "accept": Transition(frozenset({"reported"}), "accepted", "dispatch"),
-    "reject": Transition(
-        frozenset({"reported", "accepted", "returned", "escalated"}), "rejected", "dispatch", True
-    ),
-    "dispatch": Transition(
-        frozenset({"reported", "accepted", "returned", "escalated"}), "dispatched", "dispatch"
-    ),
-    "reassign": Transition(frozenset({"dispatched", "in_progress"}), "dispatched", "dispatch"),
-    "acknowledge": Transition(frozenset({"dispatched"}), None, "assignee"),
-    "start": Transition(frozenset({"dispatched"}), "in_progress", "assignee"),
-    "decline": Transition(frozenset({"dispatched", "in_progress"}), "returned", "assignee", True),
-    "resolve": Transition(frozenset({"dispatched", "in_progress"}), "resolved", "assignee", True),
-    "verify": Transition(frozenset({"resolved"}), "verified", "verify"),
-    "reopen": Transition(frozenset({"resolved"}), "in_progress", "verify", True),
-    "close": Transition(frozenset({"verified"}), "closed", "dispatch"),
-    "escalate": Transition(_OPEN, "escalated", "escalate"),
-    "supervise": Transition(_OPEN, None, "supervise"),
-    "merge": Transition(_OPEN, "closed", "dispatch"),
-}
-ACTIONS = tuple(TRANSITIONS)
-
 #: Timestamp column set when an action happens.
 _STAMP = {
     "accept": "accepted_at",
@@ -121,176 +96,6 @@ _STAMP = {
     "escalate": "escalated_at",
     "supervise": "supervised_at",
 }
-
-
-class WorkflowError(Exception):
-    """A refused action: ``status`` (HTTP), ``error`` (short code), ``detail`` (for people)."""
-
-    def __init__(self, status: int, error: str, detail: str, field: str | None = None):
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.field = status, error, detail, field
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who performs an action: a dashboard account, a grid worker (phone) or the system."""
-
-    type: str
-    id: int | None
-    role: str | None = None
-    scope_path: str | None = None
-    department_id: int | None = None
-    caller: Caller | None = None
-
-    @classmethod
-    def from_caller(cls, caller: Caller) -> Actor:
-        return cls(
-            "account",
-            caller.account_id,
-            caller.role,
-            caller.scope_path,
-            getattr(caller, "department_id", None),
-            caller,
-        )
-
-    @classmethod
-    def worker(cls, worker_id: int) -> Actor:
-        return cls("worker", worker_id, "grid_worker")
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system", None, "system")
-
-    def can(self, permission: str) -> bool:
-        if self.type == "system":
-            return permission in ("escalate", "supervise")
-        return self.type == "account" and has_permission(self.caller, permission)
-
-
-_EVENT_SQL = """
-    SELECT e.id, e.uuid::text AS uuid, e.status, e.version, e.category, e.severity,
-           e.priority, e.owner_level, e.assignee_id, e.department_id, e.reporter_id,
-           e.due_at, e.supervised_at, e.merged_into_id, e.cell_id, c.path::text AS path,
-           ST_X(e.location) AS lon, ST_Y(e.location) AS lat
-    FROM event AS e JOIN grid_cell AS c ON c.id = e.cell_id
-"""
-
-
-def load_event(conn: Connection, event_id: int, actor: Actor) -> Any:
-    """The event row if ``actor`` may see it, else :class:`WorkflowError` 404.
-
-    Accounts see their jurisdiction's subtree (department staff also their unit's cases);
-    workers the cases assigned to them, reported by them or followed; the system everything."""
-    row = conn.execute(text(_EVENT_SQL + " WHERE e.id = :id"), {"id": event_id}).one_or_none()
-    if row is None or not _visible(conn, row, actor):
-        raise WorkflowError(404, "not_found", f"no event {event_id} in your area")
-    return row
-
-
-def _in_scope(path: str, scope: str | None) -> bool:
-    return scope is not None and (path == scope or path.startswith(scope + "."))
-
-
-def _visible(conn: Connection, row: Any, actor: Actor) -> bool:
-    if actor.type == "system":
-        return True
-    if actor.type == "account":
-        if actor.department_id is not None and row.department_id == actor.department_id:
-            return True
-        return _in_scope(row.path, actor.scope_path)
-    if actor.id in (row.assignee_id, row.reporter_id):
-        return True
-    return bool(
-        conn.execute(
-            text("SELECT 1 FROM event_follower WHERE event_id = :e AND worker_id = :w"),
-            {"e": row.id, "w": actor.id},
-        ).first()
-    )
-
-
-def _level(path: str | None) -> int:
-    return 0 if not path else path.count(".") + 1
-
-
-def _is_assignee(row: Any, actor: Actor) -> bool:
-    if actor.type == "worker":
-        return row.assignee_id is not None and row.assignee_id == actor.id
-    return (
-        actor.type == "account"
-        and actor.role == "department"
-        and actor.can("handle")
-        and row.department_id is not None
-        and row.department_id == actor.department_id
-    )
-
-
-def _may_dispatch(row: Any, actor: Actor) -> bool:
-    return (
-        actor.type == "account"
-        and actor.can("dispatch")
-        and _in_scope(row.path, actor.scope_path)
-        and _level(actor.scope_path) <= row.owner_level
-    )
-
-
-def _resolver(conn: Connection, event_id: int) -> tuple[str, int | None] | None:
-    r = conn.execute(
-        text(
-            "SELECT actor_type, actor_id FROM event_action WHERE event_id = :e "
-            "AND to_status = 'resolved' ORDER BY id DESC LIMIT 1"
-        ),
-        {"e": event_id},
-    ).first()
-    return (r.actor_type, r.actor_id) if r else None
-
-
-def _authorize(conn: Connection, action: str, row: Any, actor: Actor) -> None:
-    who = TRANSITIONS[action].who
-    if who == "dispatch":
-        ok = _may_dispatch(row, actor)
-    elif who == "assignee":
-        ok = _is_assignee(row, actor) or _may_dispatch(row, actor)
-    elif who == "verify":
-        ok = actor.type == "account" and (
-            _may_dispatch(row, actor)
-            or (actor.can("supervise") and _in_scope(row.path, actor.scope_path))
-        )
-        if ok and _resolver(conn, row.id) == (actor.type, actor.id):
-            raise WorkflowError(
-                403, "forbidden", "the case must be verified by someone other than its resolver"
-            )
-    elif who == "escalate":  # only the level that owns the case (or one above) moves it up
-        ok = actor.type == "system" or (
-            (actor.can("dispatch") or actor.can("supervise"))
-            and _in_scope(row.path, actor.scope_path)
-            and _level(actor.scope_path) <= row.owner_level
-        )
-    else:  # supervise
-        ok = actor.type == "system" or (
-            actor.can("supervise") and _in_scope(row.path, actor.scope_path)
-        )
-    if not ok:
-        raise WorkflowError(403, "forbidden", f"you may not {action} this event")
-
-
-def allowed_actions(conn: Connection, row: Any, actor: Actor) -> list[str]:
-    """The actions ``actor`` may take on the event now (for the UI's buttons)."""
-    out = []
-    for name, tr in TRANSITIONS.items():
-        if row.status not in tr.sources:
-            continue
-        if name == "supervise" and row.supervised_at is not None:
-            continue
-        if name == "escalate" and row.owner_level <= 1:
-            continue
-        if name in ("acknowledge",) and actor.type == "account" and not _is_assignee(row, actor):
-            continue
-        try:
-            _authorize(conn, name, row, actor)
-        except WorkflowError:
-            continue
-        out.append(name)
-    return out
 
 
 def priority_for_severity(severity: str) -> str:
@@ -315,7 +120,7 @@ def _check_worker(conn: Connection, worker_id: int, actor: Actor) -> Any:
         ),
         {"w": worker_id},
     ).one_or_none()
-    if w is None or not _in_scope(w.path, actor.scope_path):
+    if w is None or not in_scope(w.path, actor.scope_path):
         raise WorkflowError(
             422, "invalid", f"no active worker {worker_id} in your area", "worker_id"
         )
@@ -337,9 +142,9 @@ def _check_department(conn: Connection, department_id: int, row: Any, actor: Act
     # Visible to the actor (its unit is inside the jurisdiction or above it, like the county
     # court for a township: geodata.departments' rule), and serving the place or local.
     visible = d is not None and (
-        _in_scope(d.path, actor.scope_path) or _in_scope(actor.scope_path or "", d.path)
+        in_scope(d.path, actor.scope_path) or in_scope(actor.scope_path or "", d.path)
     )
-    if d is None or not visible or not (d.serves or _in_scope(d.path, actor.scope_path)):
+    if d is None or not visible or not (d.serves or in_scope(d.path, actor.scope_path)):
         raise WorkflowError(
             422, "invalid", f"no active department {department_id} serving this event",
             "department_id",
@@ -399,7 +204,7 @@ def perform(
         raise WorkflowError(
             409, "conflict", f"cannot {action} an event that is {row.status}", "status"
         )
-    _authorize(conn, action, row, actor)
+    authorize(conn, action, row, actor)
     now = now or conn.execute(text("SELECT now()")).scalar_one()
 
     sets: dict[str, Any] = {}
@@ -435,7 +240,15 @@ def perform(
                 sets["accepted_at"] = now
                 extra_history.append(("reported", "accepted", "accept: (with dispatch)"))
         else:
-            notes.append(f"from worker {row.assignee_id} / department {row.department_id} to {to}")
+            before = ", ".join(
+                x
+                for x in (
+                    row.assignee_id and f"worker {row.assignee_id}",
+                    row.department_id and f"department {row.department_id}",
+                )
+                if x
+            )
+            notes.append(f"from {before or '-'} to {to}")
             if priority is not None and priority != row.priority:  # a new tier: a new deadline
                 due = now + dt.timedelta(hours=deadline_hours(conn, row.category, priority))
                 sets.update(priority=priority, due_at=due)
@@ -495,7 +308,7 @@ def _update(conn: Connection, row: Any, sets: dict[str, Any]) -> None:
         {**params, "id": row.id, "v": row.version},
     ).first()
     if done is None:  # a concurrent writer got there first (blocked on its row lock, then lost)
-        fresh = conn.execute(text(_EVENT_SQL + " WHERE e.id = :id"), {"id": row.id}).one()
+        fresh = conn.execute(text(EVENT_SQL + " WHERE e.id = :id"), {"id": row.id}).one()
         raise _stale(fresh)
 
 
@@ -520,10 +333,8 @@ def _merge_target(conn: Connection, dup: Any, merge_into: int | None, actor: Act
         )
     if merge_into == dup.id:
         raise WorkflowError(422, "invalid", "an event cannot be merged into itself", "merge_into")
-    original = conn.execute(
-        text(_EVENT_SQL + " WHERE e.id = :id"), {"id": merge_into}
-    ).one_or_none()
-    if original is None or not _visible(conn, original, actor):
+    original = conn.execute(text(EVENT_SQL + " WHERE e.id = :id"), {"id": merge_into}).one_or_none()
+    if original is None or not visible(conn, original, actor):
         raise WorkflowError(422, "invalid", f"no event {merge_into} in your area", "merge_into")
     if original.merged_into_id is not None or original.status in ("closed", "rejected"):
         raise WorkflowError(
