@@ -21,15 +21,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geodata.departments import suggest_departments
 from geodata.dispatch import recommend_workers
 from geodata.duplicates import find_duplicates
 from geodata.stats import OPEN_STATUSES
 from geodata.workflow import Actor, allowed_actions, load_event, priority_for_severity
-
-try:  # written in parallel (issue 6 §3); the panel works without department suggestions
-    from geodata.departments import suggest_departments
-except ImportError:  # pragma: no cover - only while geodata/departments.py is missing
-    suggest_departments = None  # type: ignore[assignment]
 
 __all__ = ["HISTORY_LIMIT", "case_view"]
 
@@ -98,8 +94,7 @@ def case_view(
                 conn, row.id, scope_path=scope, limit=candidates, stale_after_s=stale_after_s,
                 now=d.now,
             )  # fmt: skip
-            if suggest_departments is not None:
-                units = suggest_departments(conn, row.id, scope, limit=departments)
+            units = suggest_departments(conn, row.id, scope, limit=departments)
         except LookupError:  # visible through the department, not the jurisdiction
             workers, units = [], []
     dups: list[dict[str, Any]] = []
