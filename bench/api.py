@@ -6,10 +6,13 @@ Run ``python -m bench.api [--database-url URL] [--out bench/RESULTS.md]``.
 * The database: ``--database-url`` of a migrated database holding the full demo (e.g. made with
   ``gridcmd db migrate && gridcmd seed demo``), else a throw-away ``gridcmd_bench_<pid>`` on the
   server the app would use, seeded with the full demo and dropped afterwards (~50 s).
-* The server under test: ``gunicorn -w 2 'app:server'`` (sync workers, as in the README) on a
-  free local port, in its own process group.
-* The load: separate processes (``--procs``), each with threads and one keep-alive httpx
-  client per thread; request bodies are built before the clock starts.
+* The server under test: ``gunicorn -w 2 --threads 4 'app:server'`` (gthread workers, which
+  keep connections alive as a phone's HTTP client or a reverse proxy does) on a free local
+  port, in its own process group; the events are measured again on sync workers (``-w 2``,
+  a new connection per request) in the same run.
+* The load: separate processes (``--procs``), each with threads and one keep-alive client per
+  thread (stdlib ``http.client`` for the events, the lightest on the shared 2-core machine;
+  httpx for the positions batches); request bodies are built before the clock starts.
 * Tokens (one gateway for the prefecture, worker tokens) are created for the run and deleted
   afterwards. The fixes and events written stay (events are append-only; their description
   is ``[模拟数据] bench.api``) and move the workers' ``last_fix_at`` up to a minute ahead: give
@@ -74,7 +77,7 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(db_url: str, workers: int = 2, threads: int = 1):
-    """``gunicorn -w N 'app:server'`` on a free port; yields the base URL; stopped after."""
+    """``gunicorn -w N [--threads T] 'app:server'`` on a free port; yields the base URL."""
     port = free_port()
     var = tempfile.mkdtemp(prefix="gridcmd_bench_var_")
     env = {**os.environ, "DATABASE_URL": db_url, "GRIDCMD_VAR_DIR": var}
@@ -115,11 +118,17 @@ def wait_ready(base: str, token: str, timeout: float = 90.0) -> None:
 
 def _client_events(base: str, items: list[tuple[str, float, float]], seconds: float,
                    threads: int, seed: int) -> dict[str, Any]:  # fmt: skip
-    """POST /events one at a time from ``threads`` threads for ``seconds``; latencies (ms)."""
+    """POST /events one at a time from ``threads`` threads for ``seconds``; latencies (ms).
+
+    Each thread keeps one ``http.client`` connection (HTTP/1.1 keep-alive; reopened only when
+    the server closes it, as gunicorn's sync workers do after every response). Not httpx: on
+    the 2-core machine the load generator competes with the server for CPU, and httpx spends
+    several times more CPU per request than the stdlib client (see bench/README.md)."""
+    import http.client
     import random
+    from urllib.parse import urlsplit
 
-    import httpx
-
+    host, port = urlsplit(base).hostname, urlsplit(base).port
     lat_ms: list[float] = []
     codes: dict[int, int] = {}
     lock = threading.Lock()
@@ -129,24 +138,30 @@ def _client_events(base: str, items: list[tuple[str, float, float]], seconds: fl
     def worker(k: int) -> None:
         rng = random.Random(seed * 1000 + k)
         local, local_codes = [], {}
-        with httpx.Client(base_url=base + "/api/v1", timeout=30) as c:
-            t_first.append(time.time())
-            while time.time() < stop_at:
-                token, lon, lat = rng.choice(items)
-                body = {"uuid": str(uuid.uuid4()), "category": "environment",
-                        "severity": "medium", "title": "垃圾堆放未清运",
-                        "description": "[模拟数据] bench.api",
-                        "lon": lon + rng.uniform(-1e-4, 1e-4),
-                        "lat": lat + rng.uniform(-1e-4, 1e-4)}  # fmt: skip
-                t0 = time.perf_counter()
-                try:
-                    r = c.post("/events", json=body, headers={"Authorization": f"Bearer {token}"})
-                    code = r.status_code
-                except httpx.HTTPError:
-                    code = 0
-                local.append((time.perf_counter() - t0) * 1000)
-                local_codes[code] = local_codes.get(code, 0) + 1
-            t_last.append(time.time())
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        t_first.append(time.time())
+        while time.time() < stop_at:
+            token, lon, lat = rng.choice(items)
+            body = {"uuid": str(uuid.uuid4()), "category": "environment",
+                    "severity": "medium", "title": "垃圾堆放未清运",
+                    "description": "[模拟数据] bench.api",
+                    "lon": lon + rng.uniform(-1e-4, 1e-4),
+                    "lat": lat + rng.uniform(-1e-4, 1e-4)}  # fmt: skip
+            payload = json.dumps(body).encode()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/api/v1/events", body=payload, headers=headers)
+                r = conn.getresponse()
+                r.read()
+                code = r.status
+            except (OSError, http.client.HTTPException):
+                code = 0
+                conn.close()  # reconnects on the next request
+            local.append((time.perf_counter() - t0) * 1000)
+            local_codes[code] = local_codes.get(code, 0) + 1
+        t_last.append(time.time())
+        conn.close()
         with lock:
             lat_ms.extend(local)
             for k2, v in local_codes.items():
@@ -464,7 +479,8 @@ def pipeline_in_process(engine, workers, batch: int, rounds: int) -> dict[str, f
 # --------------------------------------------------------------------------- report
 
 
-def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads=None) -> str:
+def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads=None,
+           other_label: str = "") -> str:  # fmt: skip
     ok_ev = "**PASS**" if ev["rate"] >= TARGET_EVENTS_S else "**MISS**"
     ok_pos = "**PASS**" if pos["rate"] >= TARGET_FIXES_S else "**MISS**"
     lines = [
@@ -493,7 +509,7 @@ def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads
                 *(
                     [
                         [
-                            "same, `--threads 4` (gthread, same number of workers)",
+                            other_label,
                             f"{ev_threads['rate']:,.0f} events/s, p50 / p95 "
                             f"{ev_threads['p50']:.1f} / {ev_threads['p95']:.1f} ms",
                         ]
@@ -584,8 +600,6 @@ def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads
     return "\n".join(lines)
 
 
-
-
 def git_commit() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
@@ -611,8 +625,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=60, help="positions requests in total")
     p.add_argument("--pos-procs", type=int, default=2)
     p.add_argument("--pos-threads", type=int, default=2, help="threads per process")
-    p.add_argument("--gunicorn-workers", type=int, default=2)
-    p.add_argument("--gunicorn-threads", type=int, default=1)
+    p.add_argument("--gunicorn-workers", type=int, default=4)
+    p.add_argument("--gunicorn-threads", type=int, default=4,
+                   help="threads per worker (gthread, keep-alive); 1: sync workers")  # fmt: skip
     p.add_argument("--naive-rows", type=int, default=3000)
     p.add_argument("--floor-rows", type=int, default=100_000)
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -687,14 +702,18 @@ def api_section(engine, where: str, args: argparse.Namespace, command: str) -> s
             log(f"  {pos['rate']:,.0f} fixes/s, p50 {pos['p50']:.0f} ms, "
                 f"p95 {pos['p95']:.0f} ms; live_change {live}")  # fmt: skip
         load_end = load_average()
-        ev_threads = None
-        if args.gunicorn_threads == 1:  # the same two workers, each with 4 threads (gthread)
-            with gunicorn(db_url, args.gunicorn_workers, 4) as (base2, _cmd):
-                wait_ready(base2, tokens["gateway"]["token"])
-                ev_threads = run_events(base2, items, args.event_seconds, args.event_procs,
-                                        args.event_threads)  # fmt: skip
-                log(f"  gthread: {ev_threads['rate']:,.0f} events/s, p50 "
-                    f"{ev_threads['p50']:.1f} ms, p95 {ev_threads['p95']:.1f}")  # fmt: skip
+        # The events again on the other worker class, same number of workers: sync workers
+        # (no keep-alive: a new connection per request) beside gthread, or the reverse.
+        other = 1 if args.gunicorn_threads > 1 else 4
+        other_label = (f"same, sync workers (`-w {args.gunicorn_workers}`, no keep-alive)"
+                       if other == 1 else f"same, `--threads {other}` (gthread, same number "
+                       "of workers)")  # fmt: skip
+        with gunicorn(db_url, args.gunicorn_workers, other) as (base2, _cmd):
+            wait_ready(base2, tokens["gateway"]["token"])
+            ev_threads = run_events(base2, items, args.event_seconds, args.event_procs,
+                                    args.event_threads)  # fmt: skip
+            log(f"  {other_label}: {ev_threads['rate']:,.0f} events/s, p50 "
+                f"{ev_threads['p50']:.1f} ms, p95 {ev_threads['p95']:.1f}")  # fmt: skip
         vacuum(engine)
         log("in-process pipeline")
         inproc = pipeline_in_process(engine, workers, args.batch, 10)
@@ -714,7 +733,8 @@ def api_section(engine, where: str, args: argparse.Namespace, command: str) -> s
         "command": f"`{command}`",
         "database": f"{where}; {n_workers:,} workers, {n_pos:,} stored fixes at the start",
         "server under test": f"`gunicorn {cmd}` (DATABASE_URL set), same machine",
-        "load generator": "separate processes (spawn), threads with keep-alive httpx clients",
+        "load generator": "separate processes (spawn), threads with one keep-alive connection "
+        "each (events: stdlib `http.client`; positions: httpx)",
         "machine": f"{os.cpu_count()} cores ({cpu_model()})"
         + (f", {mem:.1f} GB RAM" if mem else ""),
         "OS / Python": f"{platform.platform()} / Python {platform.python_version()}",
@@ -723,7 +743,7 @@ def api_section(engine, where: str, args: argparse.Namespace, command: str) -> s
         "load average (1, 5, 15 min) at start → after the HTTP runs": f"{load_start} → {load_end}"
         " (the 2-core machine is shared with other work)",
     }
-    return render(meta, ev, pos, floor, naive, inproc, live, ev_threads)
+    return render(meta, ev, pos, floor, naive, inproc, live, ev_threads, other_label)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import math
 import unicodedata
 import uuid as uuid_mod
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
@@ -106,6 +107,159 @@ class EventResult:
     event: dict[str, Any]
 
 
+#: The whole write in one statement, for one report or a batch of them (``unnest`` of
+#: parameter arrays, in order ``n``): for each point the L6 cell containing it (GiST index
+#: ``ix_grid_cell_geom_l6``, boundary ties to the smallest code, as ``attribute_point``), the
+#: event, and its first history row. Per report: ``code`` NULL — outside the prefecture;
+#: ``id`` NULL — the uuid exists (a replay, or a concurrent request committed first). Only what
+#: the answer cannot know beforehand comes back (id, the stored ``reported_at``, the cell's code
+#: and path). The uuids of one batch are distinct (:func:`ingest_events` sees to it).
+_INGEST_SQL = text(
+    """
+    WITH r AS (
+        SELECT * FROM unnest(
+            CAST(:uuid AS uuid[]), CAST(:category AS text[]), CAST(:subcategory AS text[]),
+            CAST(:severity AS text[]), CAST(:difficulty AS text[]), CAST(:title AS text[]),
+            CAST(:description AS text[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]),
+            CAST(:reporter AS bigint[]), CAST(:reported_at AS timestamptz[]),
+            CAST(:hash AS text[]), CAST(:olon AS float8[]), CAST(:olat AS float8[]),
+            CAST(:ocrs AS text[]), CAST(:actor_type AS text[]), CAST(:note AS text[])
+        ) WITH ORDINALITY AS r(uuid, category, subcategory, severity, difficulty, title,
+            description, lon, lat, reporter, reported_at, hash, olon, olat, ocrs, actor_type,
+            note, n)
+    ), hit AS (
+        SELECT r.n, c.id, c.code, ltree2text(c.path) AS path
+        FROM r CROSS JOIN LATERAL (
+            SELECT c.id, c.code, c.path FROM grid_cell c
+            WHERE c.level = 6
+              AND ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326))
+            ORDER BY c.code
+            LIMIT 1
+        ) AS c
+    ), ins AS (
+        INSERT INTO event (uuid, category, subcategory, severity, difficulty, title,
+            description, location, cell_id, status, reporter_id, reported_at, version,
+            synthetic, payload_hash, original_lon, original_lat, original_crs)
+        SELECT r.uuid, r.category, r.subcategory, r.severity, r.difficulty, r.title,
+            r.description, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), hit.id, 'reported',
+            r.reporter, r.reported_at, 1, false, r.hash, r.olon, r.olat, r.ocrs
+        FROM r JOIN hit ON hit.n = r.n
+        ORDER BY r.n
+        ON CONFLICT (uuid) DO NOTHING
+        RETURNING id, uuid, reported_at
+    ), act AS (
+        INSERT INTO event_action (event_id, actor_type, actor_id, at, from_status,
+            to_status, note)
+        SELECT ins.id, r.actor_type, r.reporter, :now, NULL, 'reported', r.note
+        FROM ins JOIN r ON r.uuid = ins.uuid
+        ORDER BY ins.id
+    )
+    SELECT r.n, hit.code, hit.path, ins.id, ins.reported_at
+    FROM r LEFT JOIN hit ON hit.n = r.n LEFT JOIN ins ON ins.uuid = r.uuid
+    ORDER BY r.n
+    """
+)
+
+#: Columns of :data:`_INGEST_SQL`'s parameter arrays.
+_COLUMNS = ("uuid", "category", "subcategory", "severity", "difficulty", "title", "description",
+            "lon", "lat", "reporter", "reported_at", "hash", "olon", "olat", "ocrs",
+            "actor_type", "note")  # fmt: skip
+
+
+def _prepare(
+    conn: Connection, body: dict[str, Any], worker_id: int | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The row of one report for :data:`_INGEST_SQL`, or IngestError (checks that need no
+    write: difficulty, coordinates and their conversion, a future time)."""
+    if body.get("difficulty") is not None and body["category"] != "dispute":
+        raise IngestError(422, "invalid", "difficulty applies to disputes only", "difficulty")
+    crs = body.get("crs") or "wgs84"
+    try:
+        lon, lat = validate_lonlat(body["lon"], body["lat"])
+        lon, lat = validate_lonlat(*to_wgs84(lon, lat, crs))
+    except CoordinateError as exc:
+        raise IngestError(422, "invalid_location", str(exc), "lon") from None
+    reported_at = body.get("reported_at") or now
+    if isinstance(reported_at, str):
+        reported_at = dt.datetime.fromisoformat(reported_at)
+    if reported_at > now + FUTURE_TOLERANCE:
+        if attribute_point(conn, lon, lat) is None:  # the same precedence as ever: 'outside'
+            raise _outside(body, crs)
+        raise IngestError(422, "invalid", "reported_at is in the future", "reported_at")
+    return {
+        "uuid": uuid_mod.UUID(str(body["uuid"])),
+        "category": body["category"],
+        "subcategory": body.get("subcategory"),
+        "severity": body.get("severity") or "medium",
+        "difficulty": body.get("difficulty"),
+        "title": body["title"],
+        "description": body.get("description") or "",
+        "lon": lon,
+        "lat": lat,
+        "reporter": worker_id,
+        "reported_at": reported_at,
+        "hash": payload_hash(body),
+        "olon": body["lon"],
+        "olat": body["lat"],
+        "ocrs": crs,
+        "actor_type": "worker" if worker_id is not None else "system",
+        "note": "reported via the mobile API" if worker_id is not None else "reported",
+    }
+
+
+def ingest_events(
+    conn: Connection,
+    reports: list[tuple[dict[str, Any], int | None]],
+    *,
+    now: dt.datetime | None = None,
+) -> list[EventResult | IngestError]:
+    """Record several reports at once (see :func:`ingest_event`): one result per report, in
+    order — its :class:`EventResult`, or the :class:`IngestError` that refused it (the others
+    are written all the same). One statement for the batch (more only when a uuid repeats
+    within it: the repeat goes in the next statement, so it is answered as a replay or a 409,
+    exactly as if it had come later). The caller commits."""
+    now = now or dt.datetime.now(dt.UTC)
+    out: list[EventResult | IngestError | None] = [None] * len(reports)
+    rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for i, (body, worker_id) in enumerate(reports):
+        try:
+            rows.append((i, body, _prepare(conn, body, worker_id, now)))
+        except IngestError as exc:
+            out[i] = exc
+    while rows:
+        seen: set[uuid_mod.UUID] = set()
+        batch, later = [], []
+        for item in rows:
+            (later if item[2]["uuid"] in seen else batch).append(item)
+            seen.add(item[2]["uuid"])
+        params: dict[str, Any] = {c: [p[c] for _, _, p in batch] for c in _COLUMNS}
+        params["now"] = now
+        results = conn.execute(_INGEST_SQL, params).all()
+        for (i, body, p), row in zip(batch, results, strict=True):
+            out[i] = _outcome(conn, body, p, row)
+        rows = later
+    return out  # type: ignore[return-value]
+
+
+def _outcome(conn: Connection, body: dict[str, Any], p: dict[str, Any], row: Any):
+    if row.code is None:
+        return _outside(body, p["ocrs"])
+    if row.id is None:  # the uuid exists: a replay, or a concurrent request committed first
+        try:
+            return _replay(_event_row(conn, p["uuid"]), p["hash"])
+        except IngestError as exc:
+            return exc
+    # What was just inserted, in the shape of an _EVENT_SQL row (no second read).
+    stored = SimpleNamespace(
+        uuid=p["uuid"], category=p["category"], subcategory=p["subcategory"],
+        severity=p["severity"], difficulty=p["difficulty"], title=p["title"],
+        description=p["description"], status="reported", lon=p["lon"], lat=p["lat"],
+        original_lon=p["olon"], original_lat=p["olat"], original_crs=p["ocrs"],
+        reported_at=row.reported_at, cell_code=row.code, cell_path=row.path,
+    )  # fmt: skip
+    return EventResult(True, event_dict(stored))
+
+
 def ingest_event(
     conn: Connection, body: dict[str, Any], *, worker_id: int | None, now: dt.datetime | None = None
 ) -> EventResult:
@@ -117,87 +271,26 @@ def ingest_event(
     point is attributed to its L6 cell. A replay of the same body returns the stored event with
     ``created=False``; the same uuid with a different body raises 409; outside the prefecture
     422. Writes the first ``event_action`` row (actor: the worker, or 'system' when None).
+
+    Attribution, the event and its history row are one statement. On an ``AUTOCOMMIT``
+    connection that statement is its own transaction, committed by the server before it
+    answers: the history's advisory locks (migrations 0004 and 0006, held to COMMIT) are then
+    never held across a round trip to this process. ``POST /api/v1/events`` writes the reports
+    arriving together as one such statement (:mod:`geodata.ingest_batch`).
     """
-    now = now or dt.datetime.now(dt.UTC)
-    digest = payload_hash(body)
-    ev_uuid = uuid_mod.UUID(str(body["uuid"]))
+    (result,) = ingest_events(conn, [(body, worker_id)], now=now)
+    if isinstance(result, IngestError):
+        raise result
+    return result
 
-    # No look-up first: the INSERT's ON CONFLICT finds replays (rare) in the same round trip.
-    if body.get("difficulty") is not None and body["category"] != "dispute":
-        raise IngestError(422, "invalid", "difficulty applies to disputes only", "difficulty")
-    try:
-        lon, lat = validate_lonlat(body["lon"], body["lat"])
-        lon, lat = to_wgs84(lon, lat, body.get("crs") or "wgs84")
-        attribution = attribute_point(conn, lon, lat)
-    except CoordinateError as exc:
-        raise IngestError(422, "invalid_location", str(exc), "lon") from None
-    if attribution is None:
-        raise IngestError(
-            422, "outside_area",
-            f"({body['lon']}, {body['lat']}) in {body.get('crs') or 'wgs84'} is outside the "
-            "prefecture (no grid cell contains it)",
-            "lon",
-        )  # fmt: skip
-    reported_at = body.get("reported_at") or now
-    if isinstance(reported_at, str):
-        reported_at = dt.datetime.fromisoformat(reported_at)
-    if reported_at > now + FUTURE_TOLERANCE:
-        raise IngestError(422, "invalid", "reported_at is in the future", "reported_at")
 
-    # One statement: the event, its first history row, and what the answer needs.
-    row = conn.execute(
-        text(
-            """
-            WITH ins AS (
-                INSERT INTO event (uuid, category, subcategory, severity, difficulty, title,
-                    description, location, cell_id, status, reporter_id, reported_at, version,
-                    synthetic, payload_hash, original_lon, original_lat, original_crs)
-                VALUES (:uuid, :category, :subcategory, :severity, :difficulty, :title,
-                    :description, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :cell_id,
-                    'reported', :reporter, :reported_at, 1, false, :hash, :olon, :olat, :ocrs)
-                ON CONFLICT (uuid) DO NOTHING
-                RETURNING *
-            ), act AS (
-                INSERT INTO event_action (event_id, actor_type, actor_id, at, from_status,
-                    to_status, note)
-                SELECT id, :actor_type, :reporter, :now, NULL, 'reported', :note FROM ins
-            )
-            SELECT ins.id, ins.uuid, ins.category, ins.subcategory, ins.severity,
-                   ins.difficulty, ins.title, ins.description, ins.status,
-                   ST_X(ins.location) AS lon, ST_Y(ins.location) AS lat, ins.original_lon,
-                   ins.original_lat, ins.original_crs, ins.reported_at, ins.payload_hash,
-                   ins.reporter_id, ins.assignee_id, :cell_code AS cell_code,
-                   :cell_path AS cell_path
-            FROM ins
-            """
-        ),
-        {
-            "uuid": ev_uuid,
-            "category": body["category"],
-            "subcategory": body.get("subcategory"),
-            "severity": body.get("severity") or "medium",
-            "difficulty": body.get("difficulty"),
-            "title": body["title"],
-            "description": body.get("description") or "",
-            "lon": lon,
-            "lat": lat,
-            "cell_id": attribution.cell.id,
-            "reporter": worker_id,
-            "reported_at": reported_at,
-            "hash": digest,
-            "olon": body["lon"],
-            "olat": body["lat"],
-            "ocrs": body.get("crs") or "wgs84",
-            "actor_type": "worker" if worker_id is not None else "system",
-            "now": now,
-            "note": "reported via the mobile API" if worker_id is not None else "reported",
-            "cell_code": attribution.cell.code,
-            "cell_path": ".".join(c.code for c in attribution.chain),
-        },
-    ).one_or_none()
-    if row is None:  # the uuid exists: a replay, or a concurrent request committed first
-        return _replay(_event_row(conn, ev_uuid), digest)
-    return EventResult(True, event_dict(row))
+def _outside(body: dict[str, Any], crs: str) -> IngestError:
+    return IngestError(
+        422, "outside_area",
+        f"({body['lon']}, {body['lat']}) in {crs} is outside the prefecture (no grid cell "
+        "contains it)",
+        "lon",
+    )  # fmt: skip
 
 
 def _replay(row: Any, digest: str) -> EventResult:

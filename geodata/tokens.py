@@ -106,37 +106,38 @@ class Caller:
 LAST_USED_RESOLUTION_S = 60
 
 
+#: The caller behind a live token hash (module level: parsed once, not per request).
+_CALLER_SQL = text(
+    """
+    SELECT t.id AS token_id, t.kind, t.scope_cell_id, ltree2text(c.path) AS scope_path,
+           (t.last_used_at IS NULL
+            OR t.last_used_at < now() - make_interval(secs => :res)) AS stale,
+           w.id, w.employee_no, w.name, w.cell_id
+    FROM api_token t
+    LEFT JOIN grid_worker w ON w.id = t.worker_id AND t.kind = 'worker'
+    LEFT JOIN grid_cell c ON c.id = t.scope_cell_id AND t.kind = 'gateway'
+    WHERE t.token_hash = :h AND t.revoked_at IS NULL
+      AND ((t.kind = 'worker' AND w.active) OR (t.kind = 'gateway' AND c.id IS NOT NULL))
+    """
+)
+_TOUCH_SQL = text(
+    "UPDATE api_token SET last_used_at = now() WHERE id = :i AND (last_used_at IS NULL"
+    " OR last_used_at < now() - make_interval(secs => :res))"
+)
+
+
 def token_for_request(conn: Connection, token: str) -> Caller | None:
     """The caller behind a live token, or None (unknown, revoked, inactive worker, or a gateway
     whose scope cell is gone). Marks the token as used (to :data:`LAST_USED_RESOLUTION_S`)."""
     if not token or len(token) > 256:
         return None
     row = conn.execute(
-        text(
-            """
-            SELECT t.id AS token_id, t.kind, t.scope_cell_id, ltree2text(c.path) AS scope_path,
-                   (t.last_used_at IS NULL
-                    OR t.last_used_at < now() - make_interval(secs => :res)) AS stale,
-                   w.id, w.employee_no, w.name, w.cell_id
-            FROM api_token t
-            LEFT JOIN grid_worker w ON w.id = t.worker_id AND t.kind = 'worker'
-            LEFT JOIN grid_cell c ON c.id = t.scope_cell_id AND t.kind = 'gateway'
-            WHERE t.token_hash = :h AND t.revoked_at IS NULL
-              AND ((t.kind = 'worker' AND w.active) OR (t.kind = 'gateway' AND c.id IS NOT NULL))
-            """
-        ),
-        {"h": hash_token(token), "res": LAST_USED_RESOLUTION_S},
+        _CALLER_SQL, {"h": hash_token(token), "res": LAST_USED_RESOLUTION_S}
     ).one_or_none()
     if row is None:
         return None
     if row.stale:
-        conn.execute(
-            text(
-                "UPDATE api_token SET last_used_at = now() WHERE id = :i AND (last_used_at IS NULL"
-                " OR last_used_at < now() - make_interval(secs => :res))"
-            ),
-            {"i": row.token_id, "res": LAST_USED_RESOLUTION_S},
-        )
+        conn.execute(_TOUCH_SQL, {"i": row.token_id, "res": LAST_USED_RESOLUTION_S})
     if row.kind == "gateway":
         return Caller("gateway", row.token_id, None, row.scope_cell_id, row.scope_path)
     return Caller("worker", row.token_id, row)

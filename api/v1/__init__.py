@@ -40,9 +40,9 @@ from api.v1.schemas import (
 from geodata.ingest import (
     IngestError,
     event_for_worker,
-    ingest_event,
     worker_profile,
 )
+from geodata.ingest_batch import EventWriter
 from geodata.positions import ingest_fleet_positions, resolve_workers
 from geodata.tokens import token_for_request
 from gridcmd.settings import Settings
@@ -127,6 +127,7 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
     from api.v1.openapi import openapi_document
 
     bp = flask.Blueprint("api_v1", __name__, url_prefix=PREFIX)
+    writer = EventWriter(engine)
     fix_adapter = TypeAdapter(FixIn)
     fixes_adapter = TypeAdapter(list[FixIn])
 
@@ -138,9 +139,13 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
         if scheme.lower() != "bearer" or not token.strip():
             return error_response(401, "unauthorized", "an `Authorization: Bearer <token>` "
                                   "header is required")  # fmt: skip
-        # autocommit: a read (and at most once a minute a one-row update) needs no BEGIN/COMMIT
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            caller = token_for_request(conn, token.strip())
+        # One autocommit connection per request (released in ``release_connection``): the token
+        # check (a read, at most once a minute a one-row update) needs no BEGIN/COMMIT, and
+        # routes that write in one statement (POST /events) reuse it instead of a second
+        # checkout (and its pre-ping).
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        flask.g.api_conn = conn
+        caller = token_for_request(conn, token.strip())
         if caller is None:
             return error_response(401, "unauthorized", "the token is unknown or revoked")
         if caller.is_gateway:
@@ -151,6 +156,12 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
         flask.g.api_caller = caller
         flask.g.api_worker = caller.worker  # None for a gateway
         return None
+
+    @bp.teardown_request
+    def release_connection(_exc: BaseException | None) -> None:
+        conn = flask.g.pop("api_conn", None)
+        if conn is not None:
+            conn.close()
 
     @bp.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> flask.Response:
@@ -190,8 +201,11 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
             return post_event_multipart(engine, settings)
         body = validate(EventIn, read_json())
         data = body.model_dump(mode="json")
-        with engine.begin() as conn:
-            result = ingest_event(conn, data, worker_id=flask.g.api_worker.id)
+        # Group commit (geodata/ingest_batch.py): the reports arriving together share one
+        # statement, one transaction and one WAL flush; this returns once the COMMIT holding
+        # ours is done. If this request does the writing, it uses its own autocommit
+        # connection (already checked out for the token).
+        result = writer.submit(data, worker_id=flask.g.api_worker.id, conn=flask.g.api_conn)
         # committed: only now answer
         return _json(result.event, 201 if result.created else 200)
 

@@ -27,8 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for index in ("ix_event_due_open", "ix_event_location_open"):  # on columns that stay
-        op.execute(f"DROP INDEX IF EXISTS {index}")
+    op.execute("DROP INDEX IF EXISTS ix_event_due_unsupervised")  # on columns that stay
     op.execute("DROP TABLE IF EXISTS event_follower")
     op.execute("DELETE FROM account WHERE role = 'department'")
     op.execute("DELETE FROM role_policy WHERE role = 'department'")
