@@ -30,4 +30,5 @@ def test_history_note(note, zh, en):
 
 def test_user_words_are_never_translated():
     # the user's own note contains the fixed phrases; only the workflow's part is translated
-    assert history_note("decline: | to worker due priority", "zh") == "退回 — to worker due priority"
+    note = "decline: | to worker due priority"
+    assert history_note(note, "zh") == "退回 — to worker due priority"
