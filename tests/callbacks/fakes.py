@@ -1,8 +1,10 @@
 """A stand-in for ``dash.Dash`` that collects what ``register`` decorates, so the callback
-functions can be called directly (the tests in this folder)."""
+functions can be called directly (the tests in this folder), and an engine whose connections
+are the test's transaction."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 
@@ -28,3 +30,20 @@ class FakeApp:
 
     def get_relative_path(self, path: str) -> str:
         return path
+
+
+class TxEngine:
+    """An engine look-alike whose connections are the test's transaction (savepoints for
+    ``begin``), so every write of a callback is rolled back with the test."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    @contextlib.contextmanager
+    def connect(self):
+        yield self.conn
+
+    @contextlib.contextmanager
+    def begin(self):
+        with self.conn.begin_nested():
+            yield self.conn

@@ -6,7 +6,6 @@ dispatches and writes history, a stale version or another county's event gives a
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -22,26 +21,10 @@ from dashboard import ids
 from dashboard.i18n import t
 from geodata.accounts import Caller
 from geodata.workflow import Actor, allowed_actions, load_event
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, TxEngine
 
 PARTS = case_callbacks.PARTS
 
-
-class TxEngine:
-    """An engine look-alike whose connections are the test's transaction (savepoints for
-    ``begin``), so every write of a callback is rolled back with the test."""
-
-    def __init__(self, conn) -> None:
-        self.conn = conn
-
-    @contextlib.contextmanager
-    def connect(self):
-        yield self.conn
-
-    @contextlib.contextmanager
-    def begin(self):
-        with self.conn.begin_nested():
-            yield self.conn
 
 
 def _insert_event(conn, cell_id: int, *, dx: float = 0.0, title: str = "case test") -> int:

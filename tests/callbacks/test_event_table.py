@@ -21,26 +21,11 @@ from callbacks import event_table as et
 from dashboard import ids
 from dashboard.event_table import column_defs, event_table_panel
 from geodata.accounts import PERMISSIONS, Caller
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, TxEngine
 from tests.conftest import FIXTURE_NOW
 
 MARK = "回调测试事件"
 
-
-class TxEngine:
-    """Connections are the test's transaction (savepoints for ``begin``)."""
-
-    def __init__(self, conn) -> None:
-        self.conn = conn
-
-    @contextlib.contextmanager
-    def connect(self):
-        yield self.conn
-
-    @contextlib.contextmanager
-    def begin(self):
-        with self.conn.begin_nested():
-            yield self.conn
 
 
 def _add(conn, county: str, title: str) -> int:

@@ -5,7 +5,6 @@ carry an unmasked phone number; bad input → messages, never exceptions."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 from typing import Any
@@ -25,29 +24,13 @@ from geodata import roster
 from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.roster import backfill_demo_roster
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, TxEngine
 from tests.conftest import FIXTURE_NOW
 
 PREF = "532900"
 UNMASKED = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-
-class TxEngine:
-    """An engine look-alike whose connections are the test's transaction (savepoints for
-    ``begin``), so every write of a callback is rolled back with the test."""
-
-    def __init__(self, conn) -> None:
-        self.conn = conn
-
-    @contextlib.contextmanager
-    def connect(self):
-        yield self.conn
-
-    @contextlib.contextmanager
-    def begin(self):
-        with self.conn.begin_nested():
-            yield self.conn
 
 
 @pytest.fixture()

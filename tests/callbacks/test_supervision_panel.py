@@ -5,7 +5,6 @@ to the case and opening it through the marker-click path, refusals as messages."
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import uuid
@@ -21,26 +20,11 @@ import callbacks
 from callbacks import supervision as sup_callbacks
 from dashboard import ids
 from geodata.accounts import Caller
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, TxEngine
 
 COUNTY = "532901"
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 
-
-class TxEngine:
-    """Connections are the test's transaction (savepoints for ``begin``): all rolled back."""
-
-    def __init__(self, conn) -> None:
-        self.conn = conn
-
-    @contextlib.contextmanager
-    def connect(self):
-        yield self.conn
-
-    @contextlib.contextmanager
-    def begin(self):
-        with self.conn.begin_nested():
-            yield self.conn
 
 
 def texts(component: Any) -> str:
