@@ -40,6 +40,15 @@ def current_caller() -> Caller:
     raise NotAuthenticated("no logged-in caller")
 
 
+def caller_or_none() -> Caller | None:
+    """:func:`current_caller`, or ``None`` when nobody is signed in (for callbacks that answer
+    a refusal message instead of raising)."""
+    try:
+        return current_caller()
+    except PermissionError:
+        return None
+
+
 def caller_scope() -> str:
     """The ltree path of the caller's jurisdiction (see :func:`current_caller`)."""
     return current_caller().scope_path

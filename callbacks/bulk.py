@@ -35,7 +35,7 @@ from dashboard.bulk import (
 )
 from dashboard.i18n import lang_from_search, t
 from geodata import bulk
-from geodata.accounts import Caller, has_permission
+from geodata.accounts import has_permission
 from geodata.workflow import MAX_NOTE, Actor
 from gridcmd.settings import Settings
 
@@ -49,17 +49,6 @@ BAD_SHAPE = "The shape cannot be used:"
 NOTHING = "No events selected."
 CHOOSE_WORKER = "Choose a worker."
 NOTE_TOO_LONG = "The note is too long."
-
-
-def _caller() -> Caller | None:
-    try:
-        return callbacks.current_caller()
-    except PermissionError:
-        return None
-
-
-def _lang(search: Any) -> str:
-    return lang_from_search(search if isinstance(search, str) else None)
 
 
 def _id_list(value: Any) -> list[int]:
@@ -88,12 +77,12 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
     def bulk_select(drawing: Any, search: Any) -> tuple:
         """Shapes drawn → the open events inside them (caller's scope) and the area's workers."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         empty = (True, [], [], [], [], RECOMMENDED, [])
         feats = drawing.get("features") if isinstance(drawing, dict) else None
         if not feats:
             return empty
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not has_permission(caller, "dispatch"):
             log_denial(engine, "bulk selection", "no dispatch permission")
             return False, html.P(t(NOT_ALLOWED, lang)), [], [], [], RECOMMENDED, []
@@ -132,11 +121,11 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
     def bulk_act(_d: Any, _e: Any, event_ids: Any, worker: Any, note: Any, search: Any) -> Any:
         """批量派遣 / 批量升级 on the listed events; one result line per event."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         trigger = ctx.triggered_id
         if trigger not in (ids.BULK_DISPATCH, ids.BULK_ESCALATE):
             return no_update
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not has_permission(caller, "dispatch"):
             log_denial(engine, "bulk action", "no dispatch permission")
             return html.P(t(NOT_ALLOWED, lang))

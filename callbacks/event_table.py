@@ -34,7 +34,7 @@ from api.http import log_denial
 from dashboard import ids
 from dashboard.event_table import table_rows
 from dashboard.i18n import lang_from_search, t
-from geodata.accounts import Caller, has_permission
+from geodata.accounts import has_permission
 from geodata.event_table import FilterError, event_location, event_rows
 from geodata.event_table import parse_filters as parse_event_filters
 from gridcmd.settings import Settings
@@ -56,17 +56,6 @@ FLY_ZOOM = 16
 FLY_SECONDS = 0.8
 PANEL_CLASS = "gc-et-panel"
 COLLAPSED_CLASS = "gc-et-panel gc-et-collapsed"
-
-
-def _caller() -> Caller | None:
-    try:
-        return callbacks.current_caller()
-    except PermissionError:
-        return None
-
-
-def _lang(search: Any) -> str:
-    return lang_from_search(search if isinstance(search, str) else None)
 
 
 def filter_values(
@@ -108,6 +97,12 @@ def _row_id(click: Any) -> int | None:
     return None
 
 
+#: The filter controls, in the order of :func:`filter_values`' arguments (the rows callback
+#: and the export links read the same ones).
+FILTER_IDS = (ids.ET_QUERY, ids.ET_STATUS, ids.ET_CATEGORY, ids.ET_PRIORITY, ids.ET_FROM,
+              ids.ET_TO, ids.ET_FLAGS, ids.ET_SORT)  # fmt: skip
+
+
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the event table's callbacks on ``app``."""
     del settings
@@ -128,9 +123,9 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         n_open: Any, n_close: Any, n_collapse: Any, click: Any, current: Any, search: Any
     ) -> tuple:
         """Open (expanded), close, collapse/expand, or collapse after a row click."""
-        if not has_permission(_caller(), "view"):
+        if not has_permission(callbacks.caller_or_none(), "view"):
             return True, PANEL_CLASS, no_update
-        lang = _lang(search)
+        lang = lang_from_search(search)
         trigger = ctx.triggered_id
         if trigger == ids.ET_OPEN:
             return False, PANEL_CLASS, t(COLLAPSE, lang)
@@ -150,14 +145,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Output(ids.ET_COUNT, "children"),
         Output(ids.ET_EXPORTS, "hidden"),
         Input(ids.ET_PANEL, "hidden"),
-        Input(ids.ET_QUERY, "value"),
-        Input(ids.ET_STATUS, "value"),
-        Input(ids.ET_CATEGORY, "value"),
-        Input(ids.ET_PRIORITY, "value"),
-        Input(ids.ET_FROM, "value"),
-        Input(ids.ET_TO, "value"),
-        Input(ids.ET_FLAGS, "value"),
-        Input(ids.ET_SORT, "value"),
+        *[Input(i, "value") for i in FILTER_IDS],
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
@@ -168,8 +156,8 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         """Filters → rows of the caller's scope, the status line, export links shown?"""
         if hidden is not False:  # closed (or a crafted value): nothing to load
             return no_update, no_update, no_update
-        lang = _lang(search)
-        caller = _caller()
+        lang = lang_from_search(search)
+        caller = callbacks.caller_or_none()
         if not has_permission(caller, "view"):
             return [], t(NOT_ALLOWED, lang), True
         assert caller is not None
@@ -196,14 +184,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         ClientsideFunction(namespace="gridcmdEventTable", function_name="exportLinks"),
         Output(ids.ET_CSV, "href"),
         Output(ids.ET_XLSX, "href"),
-        Input(ids.ET_QUERY, "value"),
-        Input(ids.ET_STATUS, "value"),
-        Input(ids.ET_CATEGORY, "value"),
-        Input(ids.ET_PRIORITY, "value"),
-        Input(ids.ET_FROM, "value"),
-        Input(ids.ET_TO, "value"),
-        Input(ids.ET_FLAGS, "value"),
-        Input(ids.ET_SORT, "value"),
+        *[Input(i, "value") for i in FILTER_IDS],
         Input(ids.URL, "search"),
     )
 
@@ -217,9 +198,9 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
     def fly_to_event(click: Any, search: Any) -> tuple:
         """A row click → the map flies to the event (looked up in the caller's scope)."""
-        lang = _lang(search)
+        lang = lang_from_search(search)
         event_id = _row_id(click)
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if event_id is None:
             return no_update, no_update, no_update
         if not has_permission(caller, "view"):

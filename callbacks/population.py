@@ -79,13 +79,6 @@ REASON_TOO_SHORT = "Give a reason of at least 4 characters."
 UNMASK_REFUSED = "You are not permitted to see full ID and phone numbers."
 
 
-def _caller() -> Caller | None:
-    try:
-        return callbacks.current_caller()
-    except PermissionError:
-        return None
-
-
 def _ip() -> str | None:
     return flask.request.remote_addr if flask.has_request_context() else None
 
@@ -201,7 +194,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             page = p if isinstance(p, int) and not isinstance(p, bool) and p > 0 else 1
             page = page - 1 if trig == ids.POP_PREV else page + 1
             page = max(page, 1)
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if caller is None or not has_permission(caller, "view"):
             return _page_outputs(lang, pop_message(t(NOT_PERMITTED, lang)), "", None, 1, 1, 0)
         try:
@@ -250,7 +243,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         trig = ctx.triggered_id
         if trig == ids.POP_UNMASK_CANCEL:
             return True, None, "", [], ""
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if isinstance(trig, dict) and trig.get("type") == ids.POP_SHOW:
             clicks = ctx.triggered[0].get("value") if ctx.triggered else None
             if not isinstance(clicks, int) or clicks <= 0:
@@ -313,7 +306,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         query = query if isinstance(query, str) else ""
         if not n_clicks or not isinstance(store, dict) or store.get("key") != query_key(query):
             return no_update, no_update
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if caller is None or not has_permission(caller, "export"):
             return no_update, t(NOT_PERMITTED, lang)
         try:

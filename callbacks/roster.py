@@ -62,13 +62,6 @@ _ACTIONS = {
 }
 
 
-def _caller() -> Caller | None:
-    try:
-        return callbacks.current_caller()
-    except PermissionError:
-        return None
-
-
 def _s(value: Any) -> str | None:
     """A browser value that must be text: anything else (a crafted list or dict) is None."""
     return value if isinstance(value, str) else None
@@ -131,7 +124,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.URL, "search"),
     )
     def roster_permissions(search: str | None) -> tuple:
-        allowed = has_permission(_caller(), "roster")
+        allowed = has_permission(callbacks.caller_or_none(), "roster")
         note = [] if allowed else [roster_message(t(READ_ONLY, lang_from_search(_s(search))))]
         return (*[not allowed] * len(WRITE_CONTROLS), note)
 
@@ -152,7 +145,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return no_update, no_update, no_update, no_update
         query, active, search = _s(query), _s(active), _s(search)
         lang = lang_from_search(search)
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if caller is None or not has_permission(caller, "view"):
             return [], [roster_message(t(roster.NO_PERMISSION, lang), "error")], [], []
         cell = query_params(search).get("cell", "").strip() if in_cell else ""
@@ -200,7 +193,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     def show_worker(picked: list[str] | None, refresh: Any, search: str | None) -> tuple:
         search = _s(search)
         lang = lang_from_search(search)
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not isinstance(picked, list) or len(picked) != 1 or caller is None:
             return [], "", None
         no = str(picked[0])
@@ -267,7 +260,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             "train_date": _s(train_date), "train_title": _s(train_title),
             "train_hours": train_hours if isinstance(train_hours, int | float | str) else None,
         }  # fmt: skip
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if caller is None or not has_permission(caller, "roster"):
             if caller is not None:
                 try:

@@ -65,13 +65,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _caller() -> Caller | None:
-    try:
-        return callbacks.current_caller()
-    except PermissionError:
-        return None
-
-
 def may_see_queues(caller: Caller | None) -> bool:
     """Roles with ``supervise`` or ``dispatch`` see the queues; department staff (``handle``)
     see their unit's queue in the same panel."""
@@ -135,7 +128,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
     def toggle_supervision(_open: Any, _close: Any) -> tuple[bool, bool]:
         """Open (for roles that see the queues) or close; the timer runs while open."""
-        hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(_caller())
+        hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(callbacks.caller_or_none())
         return hidden, hidden
 
     @app.callback(
@@ -156,7 +149,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if hidden is not False:
             return (no_update,) * 5
         lang = lang_from_search(search if isinstance(search, str) else None)
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not may_see_queues(caller):
             log_denial(engine, "supervision queues", "no supervise/dispatch permission")
             return html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""
@@ -206,7 +199,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         event_id = _pattern_click()
         if event_id is None:
             return no_update, no_update, no_update
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not may_see_queues(caller):
             return no_update, no_update, no_update
         assert caller is not None
@@ -249,7 +242,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return no_update, no_update
         lang = lang_from_search(search if isinstance(search, str) else None)
         bump = (refresh if isinstance(refresh, int) and not isinstance(refresh, bool) else 0) + 1
-        caller = _caller()
+        caller = callbacks.caller_or_none()
         if not has_permission(caller, "supervise"):
             log_denial(engine, f"supervise event {event_id}", "no supervise permission")
             return t(WORKFLOW_MSGIDS[403], lang), no_update

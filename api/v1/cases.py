@@ -25,6 +25,7 @@ from api.v1 import ApiError, _json, read_json, validate
 from api.v1.schemas import _STRICT, Text
 from geodata.photos import add_photos
 from geodata.workflow import MAX_NOTE, TRANSITIONS, Actor, WorkflowError, perform
+from geodata.workflow import state as case_state
 from gridcmd.settings import Settings
 
 __all__ = ["PHONE_ACTIONS", "CaseActionIn", "CaseStateOut", "register_case_routes"]
@@ -98,9 +99,7 @@ def _replay(conn, event_id: int, action: str, worker_id: int) -> dict[str, Any] 
         and last.status == last.to_status
         and (tr.target is None or last.status == tr.target)
     ):
-        from geodata.workflow import state
-
-        return state(conn, event_id)
+        return case_state(conn, event_id)
     return None
 
 
