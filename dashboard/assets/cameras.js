@@ -19,7 +19,6 @@
 (function () {
   "use strict";
 
-  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   var KINDS = { hls: 1, mp4: 1, rtsp: 1, web: 1 };
   // A small camera glyph (static markup: no data goes into it).
   var ICON_SVG =
@@ -27,11 +26,9 @@
     '<path fill="currentColor" d="M3 7a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v2.2l3.6-2.4A1 1 0 0 1' +
     ' 21 7.6v8.8a1 1 0 0 1-1.4.8L16 14.8V17a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z"/></svg>';
 
+  // The one escaper (gridcmd.js, on every page), looked up when called: asset order is free.
   function escapeHtml(value) {
-    return String(value === null || value === undefined ? "" : value).replace(
-      /[&<>"']/g,
-      function (ch) { return ESCAPES[ch]; }
-    );
+    return window.gridcmd.escapeHtml(value);
   }
 
   var state = { bound: 0, errors: 0, hls: 0 };

@@ -15,13 +15,9 @@
 (function () {
   "use strict";
 
-  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
+  // The one escaper (gridcmd.js, on every page), looked up when called: asset order is free.
   function escapeHtml(value) {
-    return String(value === null || value === undefined ? "" : value).replace(
-      /[&<>"']/g,
-      function (ch) { return ESCAPES[ch]; }
-    );
+    return window.gridcmd.escapeHtml(value);
   }
 
   var state = { ticks: 0, countdowns: 0 };

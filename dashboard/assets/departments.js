@@ -9,15 +9,12 @@
 (function () {
   "use strict";
 
-  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   // Static glyphs per kind (no data goes into them).
   var GLYPHS = { police: "警", court: "法", procuratorate: "检", judicial: "司", petition: "访" };
 
+  // The one escaper (gridcmd.js, on every page), looked up when called: asset order is free.
   function escapeHtml(value) {
-    return String(value === null || value === undefined ? "" : value).replace(
-      /[&<>"']/g,
-      function (ch) { return ESCAPES[ch]; }
-    );
+    return window.gridcmd.escapeHtml(value);
   }
 
   /** A department feature → a kind-coloured marker with an escaped tooltip. */

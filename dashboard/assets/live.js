@@ -16,13 +16,9 @@
 (function () {
   "use strict";
 
-  var ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
+  // The one escaper (gridcmd.js, on every page), looked up when called: asset order is free.
   function escapeHtml(value) {
-    return String(value === null || value === undefined ? "" : value).replace(
-      /[&<>"']/g,
-      function (ch) { return ESCAPES[ch]; }
-    );
+    return window.gridcmd.escapeHtml(value);
   }
 
   function propsOf(feature) { return (feature && feature.properties) || {}; }
