@@ -8,9 +8,10 @@
 * the same filters → the export links' ``href`` (clientside, ``gridcmdEventTable.exportLinks``
   in ``assets/event_table.js``: the server never echoes browser text back; the export route
   validates and scopes the request itself);
-* a row click (``cellClicked``: its row id) → the map's ``viewport`` flies to the event (the
-  same ``dl.Map.viewport`` prop ``callbacks/map.py`` drives for ``?cell=``) and a marker
-  highlights it.
+* a row click (``cellClicked``: its row id) → the map flies to the event (a fly-to request in
+  ``ids.FLY``: ``gridcmd.js`` ``flyClear`` shifts its centre so the event lands in the map's
+  free part, not under the case panel or the drawer, and hands it to ``dl.Map.viewport``)
+  and a marker highlights it.
 
 The caller and its scope always come from :func:`callbacks.current_caller` (server side);
 the browser sends only filter values, validated by :func:`geodata.event_table.parse_filters`,
@@ -189,7 +190,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
 
     @app.callback(
-        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Output(ids.FLY, "data", allow_duplicate=True),
         Output(ids.ET_MARKER, "children"),
         Output(ids.ET_COUNT, "children", allow_duplicate=True),
         Input(ids.ET_GRID, "cellClicked"),

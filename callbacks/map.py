@@ -197,6 +197,12 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         return no_update if url == current_url else url
 
     app.clientside_callback(
+        ClientsideFunction(namespace="gridcmd", function_name="flyClear"),
+        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Input(ids.FLY, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         ClientsideFunction(namespace="gridcmd", function_name="selectCell"),
         Output(ids.URL, "search"),
         Input(ids.GRID_LAYER, "n_clicks"),

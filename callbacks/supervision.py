@@ -4,7 +4,8 @@
   ~30 s interval runs only while the panel is open);
 * panel opened / tab / timer / after a 督办 → the chosen queue's rows and the three tabs'
   counts (:func:`geodata.supervision.supervision_queue`, the caller's scope);
-* a row click → the map flies to the case (the ``dl.Map.viewport`` prop and the highlight
+* a row click → the map flies to the case (a fly-to request in ``ids.FLY``, which
+  ``gridcmd.js`` shifts clear of the panels into ``dl.Map.viewport``, and the highlight
   marker, as the event table does) and its details open through the same path as a click on
   its marker: the live events layer's ``clickData`` is set to the case, which drives the
   details panel (``callbacks/live.py``) and the case panel (``callbacks/cases.py``);
@@ -187,7 +188,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         return body, *labels, t(UPDATED, lang, time=stamp)
 
     @app.callback(
-        Output(ids.MAP, "viewport", allow_duplicate=True),
+        Output(ids.FLY, "data", allow_duplicate=True),
         Output(ids.ET_MARKER, "children", allow_duplicate=True),
         Output(ids.LIVE_EVENTS, "clickData", allow_duplicate=True),
         Input({"type": ids.SUP_ROW, "id": ALL}, "n_clicks"),

@@ -183,6 +183,8 @@ CASE_MARKERS = "gc-case-markers"  # dl.GeoJSON in the map: the event and ranked 
 # --- Supervision queues (督办, issue 6 §2): dashboard/supervision.py, callbacks/supervision.py
 SUP_OPEN = "gc-sup-open"  # header button (roles with `supervise` or `dispatch`)
 SUP_PANEL = "gc-sup-panel"  # the floating panel (prop `hidden`)
+FLY = "gc-fly"  # a fly-to request (dl.Map.viewport dict), shifted clear of the panels (gridcmd.js)
+DOCK = "gc-dock"  # the right column holding the floating panels (dashboard/layout.py)
 SUP_CLOSE = "gc-sup-close"  # its close button
 SUP_TABS = "gc-sup-tabs"  # dcc.Tabs: value supervised / overdue / escalated
 SUP_TAB_SUPERVISED = "gc-sup-tab-supervised"  # dcc.Tab (label carries the count)

@@ -30,7 +30,7 @@ from dashboard.cases import case_markers_layer, case_panel
 from dashboard.departments import department_overlay_for
 from dashboard.event_table import event_marker_layer, event_table_button, event_table_panel
 from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
-from dashboard.live import live_controls, live_layers
+from dashboard.live import live_controls, live_detail_panel, live_layers
 from dashboard.panel import language_switch, metric_selector, panel_container
 from dashboard.population import household_overlay_for, population_button, population_controls
 from dashboard.roster import roster_button, roster_panel
@@ -276,6 +276,9 @@ def page(
         # INITIAL until the first URL callback applied ?cell= (callbacks/map.py).
         dcc.Store(id=ids.SELECTED, data=INITIAL),
         dcc.Store(id=ids.VIEW, data=None),
+        # A fly-to (event table / 督办 row click): gridcmd.js flyClear shifts it clear of the
+        # dock, the cell panel and the drawer before it reaches the map's viewport.
+        dcc.Store(id=ids.FLY, data=None),
         the_map,
         # Header and breadcrumb stack in one column, so a header that wraps on a narrow
         # screen pushes the breadcrumb down instead of covering it.
@@ -295,12 +298,22 @@ def page(
         parts["panel"],
         *live_controls(lang, poll_ms=live_poll_ms, stale_after_s=stale_after_s),
         audit_panel(lang),
-        camera_panel(lang),
         *population_controls(lang),  # 人口信息查询 (dashboard/population.py)
         roster_panel(lang),  # 网格员管理 (dashboard/roster.py)
         event_table_panel(lang),  # 事件列表 (dashboard/event_table.py)
-        case_panel(lang),  # 案件办理 (dashboard/cases.py)
-        supervision_panel(lang),  # 督办 queues (dashboard/supervision.py)
+        # The right dock: the floating panels a commander keeps open together stack in one
+        # column left of the cell panel (gridcmd.css .gc-dock), so none covers another, the
+        # cell panel or the event-table drawer.
+        html.Div(
+            [
+                supervision_panel(lang),  # 督办 queues (dashboard/supervision.py)
+                case_panel(lang),  # 案件办理 (dashboard/cases.py)
+                live_detail_panel(),  # a clicked event / worker marker (dashboard/live.py)
+                camera_panel(lang),  # camera player (dashboard/cameras.py)
+            ],
+            id=ids.DOCK,
+            className="gc-dock",
+        ),
         bulk_panel(lang),  # 批量操作 (dashboard/bulk.py)
         html.Div(
             [

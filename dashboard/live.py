@@ -127,11 +127,16 @@ def live_controls(lang: str, *, poll_ms: int, stale_after_s: int, prefix: str = 
     }
     return [
         filters,
-        html.Div(id=ids.LIVE_DETAIL, className="gc-live-detail", role="dialog"),
         dcc.Store(id=ids.LIVE_WORKER, data=None),
         dcc.Interval(id=ids.LIVE_TICK, interval=poll_ms, disabled=True),
         dcc.Store(id=ids.LIVE_CONFIG, data=config),
     ]
+
+
+def live_detail_panel() -> html.Div:
+    """The details of a clicked event or worker marker (empty, so hidden, until a click);
+    placed in the page's right dock (dashboard/layout.py) with the other floating panels."""
+    return html.Div(id=ids.LIVE_DETAIL, className="gc-live-detail", role="dialog")
 
 
 def playback_controls(lang: str) -> html.Div:

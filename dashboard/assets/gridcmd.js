@@ -372,6 +372,46 @@
     return "?" + out.toString();
   }
 
+  /** The part of the map not under the floating boxes, in container pixels: right of the
+   *  left-hand controls, below the header, left of the right dock and of the open cell panel,
+   *  above the open event-table drawer. */
+  function freeArea(map) {
+    var box = map.getContainer().getBoundingClientRect();
+    var area = { left: 56, top: 0, right: box.width, bottom: box.height };
+    function rectOf(sel) {
+      var el = document.querySelector(sel);
+      if (!el || el.offsetParent === null) return null;
+      var r = el.getBoundingClientRect();
+      return r.width && r.height ? r : null;
+    }
+    var header = rectOf(".gc-top-left .gc-header");
+    if (header) area.top = Math.max(area.top, header.bottom - box.top);
+    [".gc-dock", ".gc-panel[open]"].forEach(function (sel) {
+      var r = rectOf(sel);
+      if (r) area.right = Math.min(area.right, r.left - box.left);
+    });
+    var drawer = rectOf(".gc-et-panel:not(.gc-et-collapsed)");
+    if (drawer) area.bottom = Math.min(area.bottom, drawer.top - box.top);
+    return area;
+  }
+
+  /** A fly-to request (the ``dl.Map.viewport`` dict a server callback put in ids.FLY) →
+   *  the same flight, its centre shifted so the target lands in the middle of the map's free
+   *  part instead of under the case panel or the drawer (unshifted when that part is small). */
+  function flyClear(fly) {
+    if (!fly || !fly.center) return window.dash_clientside.no_update;
+    var map = state._map;
+    if (!map) return fly;
+    var size = map.getSize(), a = freeArea(map);
+    if (a.right - a.left < 160 || a.bottom - a.top < 160) return fly;
+    var zoom = fly.zoom === undefined ? map.getZoom() : fly.zoom;
+    var shift = L.point(size.x / 2 - (a.left + a.right) / 2, size.y / 2 - (a.top + a.bottom) / 2);
+    var target = map.project(L.latLng(fly.center[0], fly.center[1]), zoom);
+    var c = map.unproject(target.add(shift), zoom);
+    state.flyShift = [shift.x, shift.y];
+    return Object.assign({}, fly, { center: [c.lat, c.lng] });
+  }
+
   window.gridcmd = Object.assign(window.gridcmd || {}, {
     escapeHtml: escapeHtml,
     classColour: classColour,
@@ -384,5 +424,6 @@
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.gridcmd = Object.assign(window.dash_clientside.gridcmd || {}, {
     selectCell: selectCell,
+    flyClear: flyClear,
   });
 })();
