@@ -223,18 +223,18 @@ def _client_positions(base: str, token: str, bodies: list[bytes], threads: int) 
 # --------------------------------------------------------------------------- setup
 
 
-def make_tokens(engine) -> dict[str, Any]:
+def make_tokens(engine, label: str = LABEL) -> dict[str, Any]:
     from geodata.tokens import create_demo_tokens
 
     with engine.begin() as conn:
-        return create_demo_tokens(conn, n_workers=200, label=LABEL)
+        return create_demo_tokens(conn, n_workers=200, label=label)
 
 
-def drop_tokens(engine) -> None:
+def drop_tokens(engine, label: str = LABEL) -> None:
     from sqlalchemy import text
 
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM api_token WHERE label LIKE :l"), {"l": LABEL + "%"})
+        conn.execute(text("DELETE FROM api_token WHERE label LIKE :l"), {"l": label + "%"})
 
 
 def event_items(engine, tokens: dict[str, Any]) -> list[tuple[str, float, float]]:
