@@ -178,6 +178,12 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.LIVE_CONFIG, "data"),
     )
     app.clientside_callback(
+        ClientsideFunction("gridcmdLive", "closeDetail"),
+        Output(ids.LIVE_DETAIL, "children", allow_duplicate=True),
+        Input(ids.LIVE_DETAIL_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         ClientsideFunction("gridcmdLive", "playback"),
         Output(ids.LIVE_PLAY_TIME, "children"),
         Input(ids.LIVE_PLAY_SLIDER, "value"),

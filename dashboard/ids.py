@@ -54,6 +54,7 @@ LIVE_STATUS = "gc-live-status-filter"  # dcc.Dropdown (multi) of event statuses
 LIVE_RANGE = "gc-live-range"  # dcc.RadioItems: 24h / 7d / 30d
 LIVE_HEAT = "gc-live-heat"  # dcc.Checklist: heatmap of the filtered events
 LIVE_DETAIL = "gc-live-detail"  # details panel of the clicked event / worker
+LIVE_DETAIL_CLOSE = "gc-live-detail-close"  # its × (empties it, which hides its box)
 LIVE_WORKER = "gc-live-worker"  # dcc.Store: id of the worker whose track is shown
 LIVE_PLAY_FROM = "gc-live-play-from"  # dcc.Input(type=datetime-local), playback start
 LIVE_PLAY_TO = "gc-live-play-to"  # dcc.Input(type=datetime-local), playback end

@@ -308,7 +308,7 @@ def page(
             [
                 supervision_panel(lang),  # 督办 queues (dashboard/supervision.py)
                 case_panel(lang),  # 案件办理 (dashboard/cases.py)
-                live_detail_panel(),  # a clicked event / worker marker (dashboard/live.py)
+                live_detail_panel(lang),  # a clicked event / worker marker (dashboard/live.py)
                 camera_panel(lang),  # camera player (dashboard/cameras.py)
             ],
             id=ids.DOCK,

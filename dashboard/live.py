@@ -133,10 +133,19 @@ def live_controls(lang: str, *, poll_ms: int, stale_after_s: int, prefix: str = 
     ]
 
 
-def live_detail_panel() -> html.Div:
-    """The details of a clicked event or worker marker (empty, so hidden, until a click);
-    placed in the page's right dock (dashboard/layout.py) with the other floating panels."""
-    return html.Div(id=ids.LIVE_DETAIL, className="gc-live-detail", role="dialog")
+def live_detail_panel(lang: str) -> html.Div:
+    """The details of a clicked event or worker marker (``ids.LIVE_DETAIL``; its box is hidden
+    while it is empty, i.e. until a click and after its × is pressed); placed in the page's
+    right dock (dashboard/layout.py) with the other floating panels."""
+    return html.Div(
+        [
+            html.Button("×", id=ids.LIVE_DETAIL_CLOSE, className="gc-live-close",
+                        title=t("Close", lang), **{"aria-label": t("Close", lang)}),  # fmt: skip
+            html.Div(id=ids.LIVE_DETAIL),
+        ],
+        className="gc-live-detail",
+        role="dialog",
+    )
 
 
 def playback_controls(lang: str) -> html.Div:

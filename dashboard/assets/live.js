@@ -533,5 +533,7 @@
     tick: tick,
     tickDisabled: tickDisabled,
     playback: playback,
+    /** The details box's × → empty details (the box hides itself while empty). */
+    closeDetail: function (n) { return n ? [] : window.dash_clientside.no_update; },
   });
 })();

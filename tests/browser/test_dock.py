@@ -97,3 +97,33 @@ def test_queues_case_cell_panel_and_drawer_do_not_overlap(make_page, live_url, e
     page.wait_for_function(f"!document.getElementById('{ids.PANEL}').open")
     rects = _assert_apart(page, BOXES, width, height)
     assert rects[ids.CASE_PANEL]["right"] > width - 40
+
+
+def test_queue_row_opens_case_and_details_in_the_dock_and_x_closes_details(page, live_url):
+    page.goto(f"{live_url}/?cell=532901")
+    wait_for_grid(page, "s.draws > 0", timeout=30_000)
+    page.locator(f"#{ids.SUP_OPEN}").click()
+    page.locator(f"#{ids.SUP_PANEL}").wait_for(state="visible")
+    page.locator(f"#{ids.SUP_PANEL} .gc-sup-tab", has_text="超期").click()
+    first = page.locator(f"#{ids.SUP_BODY} .gc-sup-row-main").first
+    first.wait_for(timeout=15_000)
+    first.click()
+    # the case panel and the marker details (the same path as a click on the marker) open
+    page.locator(f"#{ids.CASE_PANEL}").wait_for(state="visible", timeout=15_000)
+    details = page.locator(f"#{ids.LIVE_DETAIL}")
+    page.locator(f"#{ids.LIVE_DETAIL} h3").wait_for(timeout=15_000)
+    box = page.locator(".gc-dock .gc-live-detail")
+    assert box.is_visible()
+    rects = _assert_apart(page, [ids.PANEL, ids.SUP_PANEL, ids.CASE_PANEL], 1280, 800)
+    detail = box.bounding_box()
+    for name in (ids.PANEL, ids.SUP_PANEL, ids.CASE_PANEL):
+        r = rects[name]
+        as_rect = {"left": detail["x"], "top": detail["y"], "right": detail["x"]
+                   + detail["width"], "bottom": detail["y"] + detail["height"]}  # fmt: skip
+        assert not _overlap(as_rect, r), (name, r, detail)
+    screenshot(page, "dock_details")
+    # × empties the details, which hides their box; the case stays open
+    page.locator(f"#{ids.LIVE_DETAIL_CLOSE}").click()
+    box.wait_for(state="hidden", timeout=5_000)
+    assert details.inner_text() == ""
+    assert page.locator(f"#{ids.CASE_PANEL}").is_visible()
