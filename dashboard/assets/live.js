@@ -27,11 +27,51 @@
   var state = {
     cursor: null, polls: 0, snapshots: 0, resets: 0, errors: 0, bytes: 0, updates: 0,
     events: 0, workers: 0, shownEvents: [], shownWorkers: [], updatedAt: 0, heat: false,
+    rehanded: 0,
   };
   var store = null;  // {kinds, cursor, origin, q, vocab, events: Map, workers: Map, offset}
   var busy = false;
   var lastKey = null;
   var pending = { events: false, workers: false };
+  /** Each layer's data as last handed to Dash, when, and when it was last handed again. */
+  var handed = { events: { at: 0, fc: null, again: 0 }, workers: { at: 0, fc: null, again: 0 } };
+  /** Markers of each layer on the page (dots and clusters; see clusterMarker / dot). */
+  var MARKER_SEL = {
+    events: ".gc-dot-event, .gc-cluster-events",
+    workers: ".gc-dot-worker, .gc-cluster-workers",
+  };
+  var HANDOVER_MS = 1500;   // time dash-leaflet gets to draw handed data
+  var REHAND_MS = 5000;     // at most one re-handover per layer this often
+
+  /** Whether a feature collection has a point inside the map's current view. */
+  function anyInView(fc) {
+    var map = theMap();
+    if (!map || !fc || !fc.features.length) return false;
+    var b = map.getBounds();
+    return fc.features.some(function (f) {
+      var c = f.geometry.coordinates;
+      return b.contains([c[1], c[0]]);
+    });
+  }
+
+  /**
+   * dash-leaflet's GeoJSON drops a ``data`` update that arrives while it is still loading the
+   * previous one (and a layer mounted in that moment keeps its old, empty data): the live
+   * layer then stays blank until the next change — at a static view, for good (a wall screen
+   * nobody touches showed no events). So on every poll, a layer whose last handed data has a
+   * point in the current view but which shows no marker (the map at rest, the data handed
+   * over a while ago) is handed its data again, at most every REHAND_MS (counted in
+   * ``state.rehanded``).
+   */
+  function checkHandover(kind) {
+    var h = handed[kind], now = Date.now();
+    if (!h.fc || now - h.at < HANDOVER_MS || now - h.again < REHAND_MS) return;
+    if (window.gridcmd && window.gridcmd.state && window.gridcmd.state.moving) return;
+    if (document.querySelector(MARKER_SEL[kind]) || !anyInView(h.fc)) return;
+    h.again = now;
+    pending[kind] = true;
+    state.rehanded += 1;
+  }
   var lastInteraction = 0;
   var QUIET_MS = 1000;
   var MAX_DEFER_MS = 3000;
@@ -308,6 +348,8 @@
     var wantWorkers = overlays.indexOf(cfg.names.workers) !== -1;
     var kinds = [wantEvents ? "events" : null, wantWorkers ? "workers" : null]
       .filter(Boolean).join(",");
+    if (!wantEvents) handed.events.fc = null;  // nothing to check until it is on again
+    if (!wantWorkers) handed.workers.fc = null;
     state.heat = wantEvents && (heat || []).indexOf("heat") !== -1;
     var filters = { categories: categories, statuses: statuses, rangeH: Number(range) || 0 };
     var key = JSON.stringify([kinds, filters, state.heat]);
@@ -339,9 +381,13 @@
       // and fly animation come first); pending changes are drawn on the next quiet tick.
       var quiet = Date.now() - lastInteraction > QUIET_MS || drawn.zoom === null ||
         Date.now() - lastBuild > MAX_DEFER_MS;
+      if (wantEvents) checkHandover("events");
+      if (wantWorkers) checkHandover("workers");
       var ev = noUpdate, wk = noUpdate;
       if (pending.events && wantEvents && quiet) { ev = buildEvents(filters); pending.events = false; }
       if (pending.workers && wantWorkers && quiet) { wk = buildWorkers(cfg); pending.workers = false; }
+      if (ev !== noUpdate) { handed.events.fc = ev; handed.events.at = Date.now(); }
+      if (wk !== noUpdate) { handed.workers.fc = wk; handed.workers.at = Date.now(); }
       if (!wantEvents) state.shownEvents = [];
       if (!wantWorkers) state.shownWorkers = [];
       if (ev !== noUpdate || wk !== noUpdate) {

@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 from dash import html
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
 import callbacks
 from callbacks import live as live_cb
 from dashboard import ids
 from geodata.db import make_engine
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, set_triggered
 
 XSS = '<img src=x onerror="window.__pwned=1">'
 
@@ -30,7 +28,7 @@ def cbs(engine, settings):
 
 
 def _trigger(prop_id: str) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
+    set_triggered(prop_id, None)
 
 
 def _click(id_: int) -> dict:
@@ -63,7 +61,10 @@ def _county(engine, k: int) -> str:
 def test_wiring(cbs):
     assert set(cbs.functions) == {"details", "track"}
     names = {fn.function_name for fn, _ in cbs.clientside}
-    assert names == {"tick", "tickDisabled", "playback"}
+    assert names == {"tick", "tickDisabled", "playback", "closeDetail"}
+    close = next(d for fn, d in cbs.clientside if fn.function_name == "closeDetail")
+    assert [(d.component_id, d.component_property) for d in close] == [
+        (ids.LIVE_DETAIL, "children"), (ids.LIVE_DETAIL_CLOSE, "n_clicks")]
     tick_deps = next(d for fn, d in cbs.clientside if fn.function_name == "tick")
     outs = [(d.component_id, d.component_property) for d in tick_deps[:2]]
     assert outs == [(ids.LIVE_EVENTS, "data"), (ids.LIVE_WORKERS, "data")]
