@@ -7,14 +7,19 @@ else the private instance in ``var/pg`` (started if needed).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import threading
 import uuid
+from collections.abc import Iterator
 
 import hypothesis  # noqa: F401  (imported early; see the note below)
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from werkzeug.serving import make_server
 
 from geodata import migrate
 from geodata.db import make_engine, normalise_url
@@ -68,16 +73,44 @@ def make_database(server_url):
     admin.dispose()
 
 
+@contextlib.contextmanager
+def seeded_engine(url: str, *, scale: float = FIXTURE_SCALE, lod: bool = False,
+                  **engine_kw) -> Iterator[Engine]:  # fmt: skip
+    """An engine on the (empty) database ``url``, migrated and seeded with the demo (the
+    fixture's seed and time, at ``scale``; with ``lod``, the LOD tables built too); disposed
+    on exit. For modules that need a database of their own (``make_database``)."""
+    eng = make_engine(url, **engine_kw)
+    try:
+        migrate.upgrade(eng)
+        seed_demo(eng, seed=FIXTURE_SEED, scale=scale, now=FIXTURE_NOW)
+        if lod:
+            build_lod(eng)
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@contextlib.contextmanager
+def serve(wsgi_app) -> Iterator[str]:
+    """Serve ``wsgi_app`` on a free localhost port from a background thread; yields its base
+    URL (``http://127.0.0.1:PORT``) and shuts the server down on exit."""
+    srv = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def db_url(make_database) -> str:
     """A migrated database seeded with the small demo fixture (read-only for tests: write
     tests use the ``conn`` fixture, which rolls back)."""
     url = make_database()
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    build_lod(eng)
-    eng.dispose()
+    with seeded_engine(url, lod=True):
+        pass
     return url
 
 
@@ -205,6 +238,25 @@ def signed_in(server, engine, username: str = "t_commander"):
     client = server.test_client()
     client.set_cookie(SESSION_COOKIE, session_token(engine, username))
     return client
+
+
+@pytest.fixture()
+def user_cli(settings, monkeypatch):
+    """``gridcmd user ARGS...`` through typer's CliRunner on the session database:
+    ``user_cli(*args, stdin=None)`` → the result (fails the test on a traceback)."""
+    from typer.testing import CliRunner
+
+    import gridcmd.cli as cli
+
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    runner = CliRunner()
+
+    def invoke(*args: str, stdin: str | None = None):
+        res = runner.invoke(cli.app, ["user", *args], input=stdin, env={"COLUMNS": "200"})
+        assert "Traceback" not in res.output
+        return res
+
+    return invoke
 
 
 @pytest.fixture()

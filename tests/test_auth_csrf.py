@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from api.auth import SESSION_COOKIE
-from tests.conftest import session_token
+from tests.conftest import signed_in
 
 BODY = '{"output": "x.children", "outputs": {"id": "x", "property": "children"}, "inputs": []}'
 
@@ -21,9 +21,8 @@ def server(settings, engine):
 
 @pytest.fixture()
 def web(server, engine, accounts):
-    c = server.test_client()
-    c.set_cookie(SESSION_COOKIE, session_token(engine, "t_commander"))
-    return c
+    """A test client of the app, signed in as the prefecture commander."""
+    return signed_in(server, engine, "t_commander")
 
 
 @pytest.mark.parametrize(

@@ -23,14 +23,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from geodata import live, migrate
+from geodata import live
 from geodata.accounts import create_account
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
-from geodata.lod import build_lod
 from geodata.sessions import create_session
 from gridcmd.settings import Settings
-from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+from tests.conftest import seeded_engine
 
 COUNTY_A, COUNTY_B = "532901", "532922"
 DASHBOARD_ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor", "department")
@@ -121,11 +118,14 @@ def _plant(conn, county: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world(make_database, tmp_path_factory) -> World:
+    """The app on a seeded database of this module's own, with canaries in every county and
+    one account per role (jurisdiction: county A)."""
     url = make_database("gridcmd_authz")
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    build_lod(eng)
+    with seeded_engine(url, lod=True) as eng:
+        yield _world(url, eng, tmp_path_factory)
+
+
+def _world(url: str, eng, tmp_path_factory) -> World:
     from app import create_app
 
     settings = Settings(
@@ -161,8 +161,7 @@ def world(make_database, tmp_path_factory) -> World:
                          "WHERE c.code = :c ORDER BY d.id LIMIT 1"), {"c": COUNTY_A},
                 ).scalar_one() if role == "department" else None,
             )  # fmt: skip
-    yield w
-    eng.dispose()
+    return w
 
 
 def _client(world: World, role: str | None):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from geodata import migrate
 from geodata.db import make_engine
-from geodata.demo.load import seed_demo
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED
+from tests.conftest import seeded_engine
 from tests.test_cli import gridcmd
 
 
@@ -20,11 +18,10 @@ def test_help(cmd):
 
 @pytest.fixture(scope="module")
 def audit_url(make_database):
+    """URL of this module's own small seeded database (the test edits its history)."""
     url = make_database("gridcmd_cli_audit")
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=0.005, now=FIXTURE_NOW)
-    eng.dispose()
+    with seeded_engine(url, scale=0.005):
+        pass
     return url
 
 

@@ -7,24 +7,8 @@ import uuid
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from tests.conftest import TEST_PASSWORD
-
-
-@pytest.fixture()
-def run(settings, monkeypatch):
-    import gridcmd.cli as cli
-
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    runner = CliRunner()
-
-    def invoke(*args: str, stdin: str | None = None):
-        res = runner.invoke(cli.app, ["user", *args], input=stdin, env={"COLUMNS": "200"})
-        assert "Traceback" not in res.output
-        return res
-
-    return invoke
 
 
 @pytest.fixture()
@@ -50,19 +34,19 @@ def _account(engine, username):
         ).first()  # fmt: skip
 
 
-def test_add_department_account(run, engine, police):
+def test_add_department_account(user_cli, engine, police):
     name = _name()
-    res = run("add", name, "--role", "department", "--department", police.code,
-              "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+    res = user_cli("add", name, "--role", "department", "--department", police.code,
+                   "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert _account(engine, name) == ("department", police.id, police.cell)
     name2 = _name()  # --cell may repeat the unit's cell
-    res = run("add", name2, "--role", "department", "--department", police.code, "--cell",
-              police.cell, "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+    res = user_cli("add", name2, "--role", "department", "--department", police.code, "--cell",
+                   police.cell, "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert run("set-role", name2, "--role", "auditor", "--cell", "532901").exit_code == 0
+    assert user_cli("set-role", name2, "--role", "auditor", "--cell", "532901").exit_code == 0
     assert _account(engine, name2) == ("auditor", None, "532901")
-    res = run("set-role", name2, "--role", "department", "--department", police.code)
+    res = user_cli("set-role", name2, "--role", "department", "--department", police.code)
     assert res.exit_code == 0, res.output
     assert _account(engine, name2) == ("department", police.id, police.cell)
 
@@ -77,18 +61,18 @@ def test_add_department_account(run, engine, police):
         (["--role", "commander"], 2, "--cell is required"),
     ],
 )  # fmt: skip
-def test_add_refusals(run, engine, args, code, message):
+def test_add_refusals(user_cli, engine, args, code, message):
     name = _name()
-    res = run("add", name, *args, "--password-stdin", stdin=TEST_PASSWORD + "\n")
+    res = user_cli("add", name, *args, "--password-stdin", stdin=TEST_PASSWORD + "\n")
     assert res.exit_code == code, res.output
     assert "error:" in res.output and message in res.output
     assert _account(engine, name) is None
 
 
-def test_add_refuses_another_cell(run, engine, police):
+def test_add_refuses_another_cell(user_cli, engine, police):
     name = _name()
-    res = run("add", name, "--role", "department", "--department", police.code, "--cell",
-              "532900", "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+    res = user_cli("add", name, "--role", "department", "--department", police.code, "--cell",
+                   "532900", "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
     assert res.exit_code == 1 and "jurisdiction is its unit's cell" in res.output
-    res = run("set-role", "t_auditor", "--role", "department")
+    res = user_cli("set-role", "t_auditor", "--role", "department")
     assert res.exit_code == 2 and "needs --department CODE" in res.output

@@ -6,12 +6,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from geodata import migrate
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
 from gridcmd.cli import app
 from gridcmd.settings import get_settings
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED
+from tests.conftest import seeded_engine
 
 
 @pytest.fixture(autouse=True)
@@ -24,34 +21,31 @@ def _fresh_settings():
 
 def test_supervise_once_supervises_the_overdue_backlog(make_database, monkeypatch):
     url = make_database("gridcmd_sup")
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=0.01, now=FIXTURE_NOW)
-    with eng.connect() as c:
-        overdue = c.execute(
-            text("SELECT count(*) FROM event WHERE status IN ('reported', 'accepted', "
-                 "'dispatched', 'in_progress', 'returned', 'escalated') AND due_at < now() "
-                 "AND supervised_at IS NULL")
-        ).scalar_one()  # fmt: skip
-    assert overdue > 0
-    monkeypatch.setenv("DATABASE_URL", url)
-    result = CliRunner().invoke(app, ["supervise", "--once", "--escalate-after", "720"])
-    assert result.exit_code == 0, result.output
-    assert f"supervised {overdue}, escalated 0" in result.output
-    with eng.connect() as c:
-        left = c.execute(
-            text("SELECT count(*) FROM event WHERE due_at < now() AND supervised_at IS NULL "
-                 "AND status IN ('reported', 'accepted', 'dispatched', 'in_progress', "
-                 "'returned', 'escalated')")
-        ).scalar()  # fmt: skip
-        system_rows = c.execute(
-            text("SELECT count(*) FROM event_action WHERE actor_type = 'system' "
-                 "AND note LIKE 'supervise: overdue%'")
-        ).scalar_one()  # fmt: skip
-    assert left == 0 and system_rows == overdue
-    again = CliRunner().invoke(app, ["supervise", "--once"])
-    assert again.exit_code == 0 and "supervised 0" in again.output
-    eng.dispose()
+    with seeded_engine(url, scale=0.01) as eng:
+        with eng.connect() as c:
+            overdue = c.execute(
+                text("SELECT count(*) FROM event WHERE status IN ('reported', 'accepted', "
+                     "'dispatched', 'in_progress', 'returned', 'escalated') AND due_at < now() "
+                     "AND supervised_at IS NULL")
+            ).scalar_one()  # fmt: skip
+        assert overdue > 0
+        monkeypatch.setenv("DATABASE_URL", url)
+        result = CliRunner().invoke(app, ["supervise", "--once", "--escalate-after", "720"])
+        assert result.exit_code == 0, result.output
+        assert f"supervised {overdue}, escalated 0" in result.output
+        with eng.connect() as c:
+            left = c.execute(
+                text("SELECT count(*) FROM event WHERE due_at < now() AND supervised_at IS NULL "
+                     "AND status IN ('reported', 'accepted', 'dispatched', 'in_progress', "
+                     "'returned', 'escalated')")
+            ).scalar()  # fmt: skip
+            system_rows = c.execute(
+                text("SELECT count(*) FROM event_action WHERE actor_type = 'system' "
+                     "AND note LIKE 'supervise: overdue%'")
+            ).scalar_one()  # fmt: skip
+        assert left == 0 and system_rows == overdue
+        again = CliRunner().invoke(app, ["supervise", "--once"])
+        assert again.exit_code == 0 and "supervised 0" in again.output
 
 
 def test_supervise_reports_an_unreachable_database(monkeypatch):

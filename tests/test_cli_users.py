@@ -9,25 +9,9 @@ import uuid
 
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from geodata.accounts import AuthFailure, Caller, authenticate
 from tests.conftest import TEST_PASSWORD
-
-
-@pytest.fixture()
-def run(settings, monkeypatch):
-    import gridcmd.cli as cli
-
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    runner = CliRunner()
-
-    def invoke(*args: str, stdin: str | None = None):
-        res = runner.invoke(cli.app, ["user", *args], input=stdin, env={"COLUMNS": "200"})
-        assert "Traceback" not in res.output
-        return res
-
-    return invoke
 
 
 def _name() -> str:
@@ -43,18 +27,18 @@ def _row(engine, username: str):
         ).first()  # fmt: skip
 
 
-def test_add_list_set_role_disable(run, engine):
+def test_add_list_set_role_disable(user_cli, engine):
     name = _name()
-    res = run("add", name, "--role", "commander", "--cell", "532901", "--display-name",
-              "李指挥", "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+    res = user_cli("add", name, "--role", "commander", "--cell", "532901", "--display-name",
+                   "李指挥", "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert _row(engine, name) == ("commander", True, True, "532901")
-    listed = run("list", "--cell", "532901")
+    listed = user_cli("list", "--cell", "532901")
     assert listed.exit_code == 0 and name in listed.output
-    assert name not in run("list", "--cell", "532922").output
-    assert run("set-role", name, "--role", "dispatcher", "--cell", "532922").exit_code == 0
+    assert name not in user_cli("list", "--cell", "532922").output
+    assert user_cli("set-role", name, "--role", "dispatcher", "--cell", "532922").exit_code == 0
     assert _row(engine, name)[0] == "dispatcher" and _row(engine, name)[3] == "532922"
-    assert run("disable", name).exit_code == 0
+    assert user_cli("disable", name).exit_code == 0
     assert _row(engine, name)[1] is False
     with engine.begin() as c:
         assert authenticate(c, name, TEST_PASSWORD, ip=None, now=dt.datetime.now(dt.UTC)) == (
@@ -62,10 +46,10 @@ def test_add_list_set_role_disable(run, engine):
         )
 
 
-def test_add_prompts_for_the_password_twice(run, engine):
+def test_add_prompts_for_the_password_twice(user_cli, engine):
     name = _name()
-    res = run("add", name, "--role", "auditor", "--cell", "532900", "--no-must-change",
-              stdin=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n")  # fmt: skip
+    res = user_cli("add", name, "--role", "auditor", "--cell", "532900", "--no-must-change",
+                   stdin=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert _row(engine, name) == ("auditor", True, False, "532900")
 
@@ -81,28 +65,28 @@ def test_add_prompts_for_the_password_twice(run, engine):
          TEST_PASSWORD + "\n", "no worker"),
     ],
 )  # fmt: skip
-def test_add_refusals_are_one_error_line(run, args, stdin, message):
-    res = run("add", _name(), *args, "--password-stdin", stdin=stdin)
+def test_add_refusals_are_one_error_line(user_cli, args, stdin, message):
+    res = user_cli("add", _name(), *args, "--password-stdin", stdin=stdin)
     assert res.exit_code != 0
     assert "error:" in res.output and message in res.output
 
 
-def test_duplicate_and_unknown_users(run, accounts):
-    res = run("add", "t_commander", "--role", "commander", "--cell", "532900",
-              "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+def test_duplicate_and_unknown_users(user_cli, accounts):
+    res = user_cli("add", "t_commander", "--role", "commander", "--cell", "532900",
+                   "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
     assert res.exit_code == 1 and "taken" in res.output
     for args in (["disable", "nobody_x"], ["reset-password", "nobody_x"],
                  ["set-role", "nobody_x", "--role", "auditor"]):  # fmt: skip
-        res = run(*args)
+        res = user_cli(*args)
         assert res.exit_code == 1 and "No account named nobody_x" in res.output
-    assert run("list", "--cell", "123").exit_code == 1
+    assert user_cli("list", "--cell", "123").exit_code == 1
 
 
-def test_reset_password_prints_a_one_time_password(run, engine):
+def test_reset_password_prints_a_one_time_password(user_cli, engine):
     name = _name()
-    run("add", name, "--role", "supervisor", "--cell", "532901", "--no-must-change",
-        "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
-    res = run("reset-password", name)
+    user_cli("add", name, "--role", "supervisor", "--cell", "532901", "--no-must-change",
+             "--password-stdin", stdin=TEST_PASSWORD + "\n")  # fmt: skip
+    res = user_cli("reset-password", name)
     assert res.exit_code == 0
     temporary = res.stdout.strip().splitlines()[-1]
     assert len(temporary) >= 16 and temporary not in (TEST_PASSWORD,)
@@ -126,8 +110,8 @@ def test_reset_password_prints_a_one_time_password(run, engine):
     assert "password reset" in logged and all(temporary not in d for d in logged)
 
 
-def test_require_totp(run, engine):
-    assert run("require-totp", "dispatcher", "on").exit_code == 0
+def test_require_totp(user_cli, engine):
+    assert user_cli("require-totp", "dispatcher", "on").exit_code == 0
     try:
         with engine.connect() as c:
             assert (
@@ -137,9 +121,9 @@ def test_require_totp(run, engine):
                 is True
             )
     finally:
-        assert run("require-totp", "dispatcher", "off").exit_code == 0
-    assert run("require-totp", "dispatcher", "maybe").exit_code == 2
-    assert run("require-totp", "emperor", "on").exit_code == 1
+        assert user_cli("require-totp", "dispatcher", "off").exit_code == 0
+    assert user_cli("require-totp", "dispatcher", "maybe").exit_code == 2
+    assert user_cli("require-totp", "emperor", "on").exit_code == 1
 
 
 def test_demo_accounts_one_per_level_and_role(conn):

@@ -4,17 +4,12 @@ seeded database: fixes, events and current positions must actually land in PostG
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import numpy as np
 import pytest
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
-from geodata import migrate
 from geodata.accounts import Caller
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
 from geodata.tokens import create_demo_tokens
 from geodata.workflow import Actor, perform
 from gridcmd.settings import Settings
@@ -28,16 +23,14 @@ from gridcmd.simulate import (
     run_simulation,
     summary_rows,
 )
-from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+from tests.conftest import seeded_engine, serve
 
 
 @pytest.fixture(scope="module")
 def sim_engine(make_database):
-    eng = make_engine(make_database("gridcmd_sim"))
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    """This module's own seeded database (the simulation commits)."""
+    with seeded_engine(make_database("gridcmd_sim")) as eng:
+        yield eng
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +39,8 @@ def live_server(sim_engine, tmp_path_factory):
 
     settings = Settings(DATABASE_URL=str(sim_engine.url), secret_key="test-secret",
                         var_dir=tmp_path_factory.mktemp("sim_var"), basemap_url=None)  # fmt: skip
-    server = make_server("127.0.0.1", 0, create_app(settings, engine=sim_engine).server,
-                         threaded=True)  # fmt: skip
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serve(create_app(settings, engine=sim_engine).server) as base_url:
+        yield base_url
 
 
 def test_walk_stays_plausible():

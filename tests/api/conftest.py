@@ -9,12 +9,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
-from geodata import migrate
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
 from geodata.tokens import create_token
 from gridcmd.settings import Settings
-from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+from tests.conftest import seeded_engine
 
 
 @dataclass(frozen=True)
@@ -33,11 +30,9 @@ class Worker:
 
 @pytest.fixture(scope="session")
 def api_engine(make_database):
-    eng = make_engine(make_database("gridcmd_api"))
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    """The API tests' own seeded database (they commit append-only history)."""
+    with seeded_engine(make_database("gridcmd_api")) as eng:
+        yield eng
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import json
 
-import flask
 import pytest
 from sqlalchemy import text
 
 from api.cameras import cameras_blueprint
 from geodata.cells import PREFECTURE_PATH
+from tests.api.scoped import features, scoped_clients
 from tests.camera_rows import committed_cameras
 
 
@@ -37,19 +36,8 @@ def cams(engine):
 
 @pytest.fixture(scope="module")
 def client_for(engine):
-    def make(scope_path: str = PREFECTURE_PATH):
-        app = flask.Flask("t")
-        app.register_blueprint(cameras_blueprint(engine, lambda: scope_path))
-        return app.test_client()
-
-    return make
-
-
-def features(resp) -> list[dict]:
-    body = resp.data
-    if resp.headers.get("Content-Encoding") == "gzip":
-        body = gzip.decompress(body)
-    return json.loads(body)["features"]
+    """Factory: scope path → a test client of the cameras blueprint alone, in that scope."""
+    return scoped_clients(engine, cameras_blueprint)
 
 
 def test_all_cameras_of_the_scope_with_id_name_kind_only(client_for, cams):

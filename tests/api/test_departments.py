@@ -3,31 +3,16 @@ only, bbox, 400 on a bad bbox, ETag."""
 
 from __future__ import annotations
 
-import gzip
-import json
-
-import flask
 import pytest
 
 from api.departments import departments_blueprint
-from geodata.cells import PREFECTURE_PATH
+from tests.api.scoped import features, scoped_clients
 
 
 @pytest.fixture(scope="module")
 def client_for(engine):
-    def make(scope_path: str = PREFECTURE_PATH):
-        app = flask.Flask("t")
-        app.register_blueprint(departments_blueprint(engine, lambda: scope_path))
-        return app.test_client()
-
-    return make
-
-
-def features(resp) -> list[dict]:
-    body = resp.data
-    if resp.headers.get("Content-Encoding") == "gzip":
-        body = gzip.decompress(body)
-    return json.loads(body)["features"]
+    """Factory: scope path → a test client of the departments blueprint alone, in that scope."""
+    return scoped_clients(engine, departments_blueprint)
 
 
 def test_scope_and_shape(client_for):

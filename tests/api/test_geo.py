@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-
-import flask
 import geobuf
 import pytest
 import shapely
@@ -12,18 +9,15 @@ from shapely.geometry import shape
 
 from api.geo import geo_blueprint
 from geodata.cells import PREFECTURE_PATH
+from tests.api.scoped import scoped_clients, unzipped_body
 
 DALI = "98.8,24.6,101.1,26.7"
 
 
 @pytest.fixture(scope="module")
 def client_for(engine):
-    def make(scope_path: str = PREFECTURE_PATH):
-        app = flask.Flask("t")
-        app.register_blueprint(geo_blueprint(engine, lambda: scope_path))
-        return app.test_client()
-
-    return make
+    """Factory: scope path → a test client of the geo blueprint alone, in that scope."""
+    return scoped_clients(engine, geo_blueprint)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +26,7 @@ def client(client_for):
 
 
 def decode(resp) -> dict:
-    body = resp.data
-    if resp.headers.get("Content-Encoding") == "gzip":
-        body = gzip.decompress(body)
-    return geobuf.decode(body)
+    return geobuf.decode(unzipped_body(resp))
 
 
 def test_prefecture_view_draws_the_12_counties(client):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import SESSION_COOKIE
-from tests.conftest import session_token
+from tests.conftest import signed_in
 
 REQUIRED = {
     "default-src": "'self'",
@@ -32,9 +31,8 @@ def dash_app(settings, engine):
 
 @pytest.fixture()
 def web(dash_app, engine, accounts):
-    c = dash_app.server.test_client()
-    c.set_cookie(SESSION_COOKIE, session_token(engine, "t_commander"))
-    return c
+    """A test client of the app, signed in as the prefecture commander."""
+    return signed_in(dash_app.server, engine, "t_commander")
 
 
 def csp(resp) -> dict[str, str]:

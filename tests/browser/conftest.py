@@ -7,15 +7,14 @@ grid layer last drew, instead of sleeping.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from app import create_app
 from dashboard import ids
+from tests.conftest import ensure_accounts, serve, session_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,6 +29,11 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 SCREENSHOTS = Path("/tmp/gridcmd-screenshots")
+
+#: JS: the live layers' state (dashboard/assets), falsy until they have loaded.
+LIVE_STATE = "window.gridcmdLive && window.gridcmdLive.state"
+#: JS: the grid layer has drawn at least once.
+GRID_DRAWN = "window.gridcmd && window.gridcmd.state && window.gridcmd.state.draws > 0"
 
 #: JS: the grid state without its private (``_``) members, JSON-safe.
 STATE_JS = """() => {
@@ -85,12 +89,8 @@ def live_url(settings, engine):
     """The app on a free localhost port, served from a background thread."""
     app = create_app(settings, engine)
     _ensure_callbacks(app, engine, settings)
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
+    with serve(app.server) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
@@ -137,14 +137,26 @@ def browser_user() -> str:
 def browser_cookies(live_url, engine, accounts, browser_user) -> list[dict]:
     """The session cookie that signs pages in (a fresh server-side session per test, created
     in the database; ``tests/browser/test_login.py`` covers the form itself). A module whose
-    pages use another server overrides this fixture."""
+    pages use another server overrides this fixture (:func:`own_commander_cookies`)."""
+    return session_cookies(engine, live_url, browser_user)
+
+
+def session_cookies(engine, base_url: str, username: str) -> list[dict]:
+    """The session cookie of a fresh session of ``username`` (created in ``engine``'s
+    database) for pages of ``base_url``."""
     from api.auth import SESSION_COOKIE
-    from tests.conftest import session_token
 
     return [
-        {"name": SESSION_COOKIE, "value": session_token(engine, browser_user), "url": live_url,
+        {"name": SESSION_COOKIE, "value": session_token(engine, username), "url": base_url,
          "httpOnly": True, "sameSite": "Lax"}
     ]  # fmt: skip
+
+
+def own_commander_cookies(engine, base_url: str) -> list[dict]:
+    """For a module serving its own database: a prefecture commander account there (created
+    if missing) and its session cookie for ``base_url``."""
+    ensure_accounts(engine, {"t_commander": ("commander", "532900")})
+    return session_cookies(engine, base_url, "t_commander")
 
 
 def _new_page(browser, log: PageLog, width: int, height: int, cookies: list[dict] = ()):
@@ -164,9 +176,7 @@ def page(browser, page_log, browser_cookies):
     a console error or asked for a non-localhost URL."""
     context, pg = _new_page(browser, page_log, 1280, 800, browser_cookies)
     yield pg
-    context.close()
-    assert page_log.errors == []
-    assert page_log.external() == []
+    close_and_check([context], page_log)
 
 
 @pytest.fixture
@@ -180,10 +190,53 @@ def make_page(browser, page_log, browser_cookies):
         return pg
 
     yield make
+    close_and_check(contexts, page_log)
+
+
+def close_and_check(contexts, log: PageLog) -> None:
+    """Close the pages' contexts; fail if a page logged a console error or asked for a
+    non-localhost URL."""
     for c in contexts:
         c.close()
-    assert page_log.errors == []
-    assert page_log.external() == []
+    assert log.errors == []
+    assert log.external() == []
+
+
+def wait_for_js(pg, predicate: str, **kw):
+    """``pg.wait_for_function`` with the predicate as a function: the page's CSP forbids
+    eval, which Playwright needs for a bare expression."""
+    if not predicate.lstrip().startswith(("(", "function")):
+        predicate = f"() => ({predicate})"
+    return pg.wait_for_function(predicate, **kw)
+
+
+def open_app_page(make_page, base_url: str):
+    """A 1280×800 page (``make_page``) on ``base_url``'s map, once the grid has drawn."""
+    pg = make_page(1280, 800)
+    pg.goto(base_url + "/")
+    wait_for_js(pg, GRID_DRAWN)
+    return pg
+
+
+def live_marker_js(kind: str, ident: int, status: str | None = None) -> str:
+    """JS function → the icon element of the live layer's ``kind`` ("event" or "worker")
+    marker ``ident`` (with ``status``, only in that status), or null."""
+    cond = f" && l.feature.properties.status === '{status}'" if status else ""
+    return f"""() => {{ let el = null; window.gridcmdLive.theMap().eachLayer(l => {{
+        if (l.feature && l.feature.properties && l.feature.properties.id === {ident}
+            && !l.feature.properties.cluster && l._icon{cond}
+            && l._icon.classList.contains('gc-dot-{kind}')) el = l._icon; }}); return el; }}"""
+
+
+def click_live_marker(pg, kind: str, ident: int, timeout: float) -> None:
+    """Click a live-layer marker (:func:`live_marker_js`) as soon as it is drawn: find and
+    click in one step, since the live layer may re-render its markers at any poll."""
+    wait_for_js(
+        pg,
+        f"() => {{ const el = ({live_marker_js(kind, ident)})(); if (el) el.click(); "
+        "return !!el; }",
+        timeout=timeout,
+    )
 
 
 def grid_state(pg) -> dict:

@@ -24,16 +24,18 @@ import pytest
 from sqlalchemy import text
 
 from dashboard import ids
-from geodata import migrate
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
-from geodata.lod import build_lod
 from geodata.tokens import create_token
-from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+from tests.browser.conftest import (
+    LIVE_STATE,
+    click_live_marker,
+    open_app_page,
+    own_commander_cookies,
+    wait_for_js,
+)
+from tests.conftest import seeded_engine
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
-STATE = "window.gridcmdLive && window.gridcmdLive.state"
 
 
 def _free_port() -> int:
@@ -57,13 +59,10 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
 
 @pytest.fixture(scope="module")
 def live_db(make_database):
+    """This module's own seeded database (with LOD; the phone API commits): (url, engine)."""
     url = make_database("gridcmd_live2p")
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    build_lod(eng)
-    yield url, eng
-    eng.dispose()
+    with seeded_engine(url, lod=True) as eng:
+        yield url, eng
 
 
 @pytest.fixture(scope="module")
@@ -117,15 +116,8 @@ def two_instances(live_db, tmp_path_factory):
 def browser_cookies(two_instances, live_db) -> list[dict]:
     """Pages of this module sign in to instance B's database (overrides the conftest one,
     which would start the session database's server)."""
-    from api.auth import SESSION_COOKIE
-    from tests.conftest import ensure_accounts, session_token
-
     _url, eng = live_db
-    ensure_accounts(eng, {"t_commander": ("commander", "532900")})
-    return [
-        {"name": SESSION_COOKIE, "value": session_token(eng, "t_commander"),
-         "url": two_instances[1], "httpOnly": True, "sameSite": "Lax"}
-    ]  # fmt: skip
+    return own_commander_cookies(eng, two_instances[1])
 
 
 @pytest.fixture(scope="module")
@@ -164,47 +156,32 @@ def _enable_live(pg) -> None:
     pg.mouse.move(900, 500)
 
 
-def _wait_for(pg, predicate: str, **kw):
-    """``pg.wait_for_function`` with the predicate as a function: the page's CSP forbids
-    eval, which Playwright needs for a bare expression."""
-    if not predicate.lstrip().startswith(("(", "function")):
-        predicate = f"() => ({predicate})"
-    return pg.wait_for_function(predicate, **kw)
-
-
-def _open(make_page, base: str):
-    pg = make_page(1280, 800)
-    pg.goto(base + "/")
-    _wait_for(pg, "window.gridcmd && window.gridcmd.state && window.gridcmd.state.draws > 0")
-    return pg
-
-
 def test_live_layers_are_on_at_start_and_switch_off(two_instances, make_page):
     _a, b = two_instances
-    pg = _open(make_page, b)  # default settings: the live overlays are on when a page opens
-    _wait_for(pg, f"{STATE}.shownWorkers.length > 0 && {STATE}.shownEvents.length > 0")
+    pg = open_app_page(make_page, b)  # default settings: the live overlays are on when a page opens
+    wait_for_js(pg, f"{LIVE_STATE}.shownWorkers.length > 0 && {LIVE_STATE}.shownEvents.length > 0")
     assert pg.locator(".gc-cluster, .gc-dot").count() > 0
     pg.hover(".leaflet-control-layers")
     for name in ("事件", "网格员"):
         box = pg.locator(".leaflet-control-layers-overlays label", has_text=name).locator("input")
         box.uncheck()
     pg.mouse.move(900, 500)
-    _wait_for(pg, f"{STATE}.cursor === null")
-    polls = pg.evaluate(f"{STATE}.polls")
+    wait_for_js(pg, f"{LIVE_STATE}.cursor === null")
+    polls = pg.evaluate(f"{LIVE_STATE}.polls")
     assert pg.locator(".gc-cluster, .gc-dot").count() == 0
     time.sleep(2.5)  # the poll interval is off: no more requests
-    assert pg.evaluate(f"{STATE}.polls") == polls
+    assert pg.evaluate(f"{LIVE_STATE}.polls") == polls
 
 
 def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter, live_db,
                                                          make_page):  # fmt: skip
     a, b = two_instances
     _url, eng = live_db
-    pg = _open(make_page, b)
+    pg = open_app_page(make_page, b)
     _enable_live(pg)
-    _wait_for(pg, f"{STATE}.shownWorkers.length > 0 && {STATE}.polls > 0")
+    wait_for_js(pg, f"{LIVE_STATE}.shownWorkers.length > 0 && {LIVE_STATE}.polls > 0")
     # At most one snapshot per overlay switched on; from then on only changes travel.
-    snapshots = pg.evaluate(f"{STATE}.snapshots")
+    snapshots = pg.evaluate(f"{LIVE_STATE}.snapshots")
     assert 1 <= snapshots <= 2
 
     ev_uuid = str(uuid.uuid4())
@@ -220,7 +197,7 @@ def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter
     assert status == 201
     with eng.connect() as conn:
         ev_id = conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": ev_uuid}).scalar()
-    _wait_for(pg, f"{STATE}.shownEvents.includes({ev_id})", timeout=2000)
+    wait_for_js(pg, f"{LIVE_STATE}.shownEvents.includes({ev_id})", timeout=2000)
     assert time.monotonic() - posted <= 2.5  # 2 s plus the wait's own polling slack
 
     lon, lat = reporter["lon"] + 0.0004, reporter["lat"] + 0.0003
@@ -231,27 +208,27 @@ def test_event_and_fix_posted_to_a_appear_on_b_within_2s(two_instances, reporter
         {"fixes": [{"fix_time": fix_time, "lon": lon, "lat": lat, "accuracy": 5}]},
     )
     assert status == 200 and body["accepted"] == 1, body
-    _wait_for(
+    wait_for_js(
         pg,
         f"""() => {{ const w = window.gridcmdLive.store().workers.get({reporter["id"]});
             return !!w && Math.abs(w.lon - {lon}) < 2e-5 && Math.abs(w.lat - {lat}) < 2e-5; }}""",
         timeout=2000,
     )
-    assert pg.evaluate(f"{STATE}.snapshots") == snapshots
+    assert pg.evaluate(f"{LIVE_STATE}.snapshots") == snapshots
 
 
 def test_filters_and_heatmap_work_on_loaded_points(two_instances, make_page):
     _a, b = two_instances
-    pg = _open(make_page, b)
+    pg = open_app_page(make_page, b)
     _enable_live(pg)
-    _wait_for(pg, f"{STATE}.shownEvents.length > 0")
-    total = pg.evaluate(f"{STATE}.shownEvents.length")
+    wait_for_js(pg, f"{LIVE_STATE}.shownEvents.length > 0")
+    total = pg.evaluate(f"{LIVE_STATE}.shownEvents.length")
     pg.locator(f"#{ids.LIVE_FILTERS} summary").click()
     pg.locator(f"#{ids.LIVE_CATEGORY}").click()
     pg.locator(".Select-menu-outer, [role=listbox]", has_text="矛盾纠纷").get_by_text(
         "矛盾纠纷", exact=True
     ).click()
-    _wait_for(pg, f"{STATE}.shownEvents.length < {total}")
+    wait_for_js(pg, f"{LIVE_STATE}.shownEvents.length < {total}")
     cats = pg.evaluate(
         "() => { const s = window.gridcmdLive.store(); const st = window.gridcmdLive.state;"
         " return [...new Set(st.shownEvents.map(i => s.events.get(i).category))]; }"
@@ -259,7 +236,7 @@ def test_filters_and_heatmap_work_on_loaded_points(two_instances, make_page):
     assert cats == ["dispute"]
     pg.keyboard.press("Escape")  # close the dropdown's menu
     pg.locator(f"#{ids.LIVE_HEAT} input").check()
-    _wait_for(pg, f"{STATE}.heat === true")
+    wait_for_js(pg, f"{LIVE_STATE}.heat === true")
     pg.wait_for_selector("canvas.leaflet-heatmap-layer", timeout=5000)
 
 
@@ -274,27 +251,21 @@ def test_worker_click_shows_details_and_track(two_instances, reporter, make_page
     ]  # fmt: skip
     status, body = _post(a + "/api/v1/positions", reporter["token"], {"fixes": fixes})
     assert status == 200 and body["accepted"] + body["duplicates"] == 2, body
-    pg = _open(make_page, b)
+    pg = open_app_page(make_page, b)
     _enable_live(pg)
-    _wait_for(pg, f"{STATE}.shownWorkers.includes({reporter['id']})")
+    wait_for_js(pg, f"{LIVE_STATE}.shownWorkers.includes({reporter['id']})")
     pg.evaluate(
         f"""() => {{ const w = window.gridcmdLive.store().workers.get({reporter["id"]});
             window.gridcmdLive.theMap().setView([w.lat, w.lon], 18, {{animate: false}}); }}"""
     )
-    find = f"""() => {{ let el = null; window.gridcmdLive.theMap().eachLayer(l => {{
-        if (l.feature && l.feature.properties && l.feature.properties.id === {reporter["id"]}
-            && !l.feature.properties.cluster && l._icon
-            && l._icon.classList.contains('gc-dot-worker')) el = l._icon; }}); return el; }}"""
-    # Find and click in one step: the live layer may re-render its markers at any poll.
-    _wait_for(pg, f"() => {{ const el = ({find})(); if (el) el.click(); return !!el; }}",
-              timeout=5000)  # fmt: skip
-    _wait_for(pg, f"document.querySelector('#{ids.LIVE_DETAIL} h3') !== null")
+    click_live_marker(pg, "worker", reporter["id"], timeout=5000)
+    wait_for_js(pg, f"document.querySelector('#{ids.LIVE_DETAIL} h3') !== null")
     with_name = pg.locator(f"#{ids.LIVE_DETAIL} h3").inner_text()
     assert with_name and with_name in pg.locator(f"#{ids.LIVE_PLAY_WHO}").inner_text()
     # Today's track: the line's ends are stamped, the slider's marker sits on the last fix.
     pg.wait_for_selector(".gc-dot-track", timeout=5000)
     assert pg.locator(".gc-dot-track").count() == 2
-    _wait_for(
+    wait_for_js(
         pg,
         f"/\\d{{4}}-\\d{{2}}-\\d{{2}} \\d{{2}}:\\d{{2}}/.test("
         f"document.querySelector('#{ids.LIVE_PLAY_TIME}').innerText)",

@@ -12,12 +12,11 @@ from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import text
 
 from dashboard import ids
-from tests.browser.conftest import _new_page
+from tests.browser.conftest import LIVE_STATE, _new_page, close_and_check, live_marker_js
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 PAYLOAD = "<img src=x onerror=window.__pwned=1>"
-LIVE = "window.gridcmdLive && window.gridcmdLive.state"
 
 
 @pytest.fixture
@@ -25,9 +24,7 @@ def anon_page(browser, page_log, live_url, accounts):
     """A page with no session (same console/external-request checks as ``page``)."""
     context, pg = _new_page(browser, page_log, 1280, 800)
     yield pg
-    context.close()
-    assert page_log.errors == []
-    assert page_log.external() == []
+    close_and_check([context], page_log)
 
 
 def _submit(pg, username: str, password: str) -> None:
@@ -111,16 +108,13 @@ def test_event_title_payload_is_text_in_the_details_panel(page, live_url, xss_ev
     pg.hover(".leaflet-control-layers")
     pg.locator(".leaflet-control-layers-overlays label", has_text="事件").locator("input").check()
     pg.mouse.move(900, 500)
-    pg.wait_for_function(f"() => {LIVE} && {LIVE}.shownEvents.includes({xss_event.id})",
+    pg.wait_for_function(f"() => {LIVE_STATE} && {LIVE_STATE}.shownEvents.includes({xss_event.id})",
                          timeout=15_000)  # fmt: skip
     pg.evaluate(
         f"() => window.gridcmdLive.theMap().setView([{xss_event.lat}, {xss_event.lon}], 18,"
         " {animate: false})"
     )
-    find = f"""() => {{ let el = null; window.gridcmdLive.theMap().eachLayer(l => {{
-        if (l.feature && l.feature.properties && l.feature.properties.id === {xss_event.id}
-            && !l.feature.properties.cluster && l._icon
-            && l._icon.classList.contains('gc-dot-event')) el = l._icon; }}); return el; }}"""
+    find = live_marker_js("event", xss_event.id)
     pg.wait_for_function(find, timeout=10_000)
     pg.evaluate_handle(find).as_element().click()
     detail = pg.locator(f"#{ids.LIVE_DETAIL}")

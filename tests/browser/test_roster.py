@@ -10,7 +10,7 @@ import re
 import pytest
 
 from dashboard import ids
-from tests.browser.conftest import _new_page, wait_for_grid
+from tests.browser.conftest import _new_page, session_cookies, wait_for_grid
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,8 @@ def test_roster_lists_masked_workers_and_history(page, live_url):
 
 
 def test_supervisor_sees_the_forms_disabled(browser, page_log, live_url, engine, accounts):
-    from api.auth import SESSION_COOKIE
-    from tests.conftest import session_token
-
-    cookie = {"name": SESSION_COOKIE, "value": session_token(engine, "t_supervisor"),
-              "url": live_url, "httpOnly": True, "sameSite": "Lax"}  # fmt: skip
-    context, pg = _new_page(browser, page_log, 1280, 800, [cookie])
+    cookies = session_cookies(engine, live_url, "t_supervisor")
+    context, pg = _new_page(browser, page_log, 1280, 800, cookies)
     try:
         open_roster(pg, live_url)
         for control in (ids.ROSTER_ADD, ids.ROSTER_MOVE, ids.ROSTER_TRAIN, ids.ROSTER_EDIT):

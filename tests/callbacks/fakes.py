@@ -1,11 +1,15 @@
 """A stand-in for ``dash.Dash`` that collects what ``register`` decorates, so the callback
-functions can be called directly (the tests in this folder), and an engine whose connections
-are the test's transaction."""
+functions can be called directly (the tests in this folder), an engine whose connections
+are the test's transaction, and setters of the callback context and of the caller."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
 
 
 class FakeApp:
@@ -47,3 +51,28 @@ class TxEngine:
     def begin(self):
         with self.conn.begin_nested():
             yield self.conn
+
+
+def set_triggered(prop_id: str, value: Any = 1) -> None:
+    """Make ``prop_id`` (``"<id>.<property>"``, with ``value``) the input that triggered the
+    callback called next (dash's callback context; it stays set until set again)."""
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+
+
+@contextlib.contextmanager
+def caller_override() -> Iterator[Callable[[Any], Any]]:
+    """``use(caller)`` sets ``callbacks.CALLER_OVERRIDE`` (as often as a test likes) and
+    returns the caller; every setting is undone on exit, the last first."""
+    import callbacks
+
+    tokens = []
+
+    def use(caller):
+        tokens.append(callbacks.CALLER_OVERRIDE.set(caller))
+        return caller
+
+    try:
+        yield use
+    finally:
+        for tok in reversed(tokens):
+            callbacks.CALLER_OVERRIDE.reset(tok)

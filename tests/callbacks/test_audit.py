@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 from dash import html
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
 import callbacks
@@ -16,7 +14,7 @@ from callbacks import audit
 from dashboard import ids
 from geodata.accounts import Caller
 from geodata.security_log import log_security, security_log_in_scope
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, set_triggered
 
 COUNTY_A, COUNTY_B = "532900.532901", "532900.532922"
 
@@ -84,9 +82,7 @@ def test_auditors_read_a_table(cbs, monkeypatch, role):
 
 
 def test_toggle(cbs):
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{ids.AUDIT_OPEN}.n_clicks",
-                                                       "value": 1}]))  # fmt: skip
+    set_triggered(f"{ids.AUDIT_OPEN}.n_clicks")
     assert cbs.functions["toggle_audit"](1, 0) is False
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{ids.AUDIT_CLOSE}.n_clicks",
-                                                       "value": 1}]))  # fmt: skip
+    set_triggered(f"{ids.AUDIT_CLOSE}.n_clicks")
     assert cbs.functions["toggle_audit"](1, 1) is True

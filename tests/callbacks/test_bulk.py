@@ -8,16 +8,13 @@ import re
 import uuid
 
 import pytest
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
-import callbacks
 from callbacks import bulk as bulk_callbacks
 from dashboard import ids
 from dashboard.bulk import RECOMMENDED
 from geodata.accounts import Caller
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, caller_override, set_triggered
 from tests.callbacks.test_supervision_panel import TxEngine, texts
 
 COUNTY = "532901"
@@ -59,21 +56,19 @@ def world(conn, settings, accounts):
 
 @pytest.fixture()
 def as_caller(world):
-    tokens = []
+    """``as_caller(role, username="", path=None)``: act as that account (default: the
+    world's township), undone after the test."""
+    with caller_override() as use:
 
-    def set_(role: str, username: str = "", path: str | None = None) -> None:
-        acc = world["accounts"].get(username, 0)
-        caller = Caller(acc, username or role, role, role, path or world["path"])
-        tokens.append(callbacks.CALLER_OVERRIDE.set(caller))
+        def set_(role: str, username: str = "", path: str | None = None) -> None:
+            acc = world["accounts"].get(username, 0)
+            use(Caller(acc, username or role, role, role, path or world["path"]))
 
-    yield set_
-    for tok in reversed(tokens):
-        callbacks.CALLER_OVERRIDE.reset(tok)
+        yield set_
 
 
 def _trigger(ident: str) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{ident}.n_clicks",
-                                                       "value": 1}]))  # fmt: skip
+    set_triggered(f"{ident}.n_clicks")
 
 
 def test_a_drawn_rectangle_selects_the_open_events_in_it(world, as_caller):

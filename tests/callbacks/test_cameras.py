@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 from dash import html, no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
 import callbacks
 from callbacks import cameras
 from dashboard import ids
 from geodata.db import make_engine
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, set_triggered
 from tests.camera_rows import committed_cameras
 
 
@@ -38,10 +36,6 @@ def show(engine, settings, *args):
     app = FakeApp()
     cameras.register(app, engine, settings)
     return app.functions["show_camera"](*args)
-
-
-def trigger(prop_id: str) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": 1}]))
 
 
 def feature(cam_id, **props) -> dict:
@@ -71,7 +65,7 @@ def all_text(components) -> str:
 
 
 def test_a_click_shows_the_camera_from_the_database(engine, settings, cam):
-    trigger(f"{ids.CAMERA_LAYER}.n_clicks")
+    set_triggered(f"{ids.CAMERA_LAYER}.n_clicks")
     hidden, body = show(engine, settings, 1, 0, feature(cam), "?lang=en")
     assert hidden is False
     shown = all_text(body)
@@ -83,7 +77,7 @@ def test_a_click_shows_the_camera_from_the_database(engine, settings, cam):
 
 def test_outside_the_scope_is_unknown(engine, settings, cam, monkeypatch):
     monkeypatch.setattr(callbacks, "caller_scope", lambda: "532900.532922")
-    trigger(f"{ids.CAMERA_LAYER}.n_clicks")
+    set_triggered(f"{ids.CAMERA_LAYER}.n_clicks")
     hidden, body = show(engine, settings, 1, 0, feature(cam), "")
     assert hidden is False
     assert all_text(body) == "摄像头不存在，或不在您的管辖范围内。"
@@ -104,19 +98,19 @@ def test_outside_the_scope_is_unknown(engine, settings, cam, monkeypatch):
     ],
 )
 def test_clusters_and_malformed_clicks_change_nothing(engine, settings, click):
-    trigger(f"{ids.CAMERA_LAYER}.n_clicks")
+    set_triggered(f"{ids.CAMERA_LAYER}.n_clicks")
     assert show(engine, settings, 1, 0, click, "") == (no_update, no_update)
 
 
 def test_close_hides_and_empties_the_panel(engine, settings, cam):
-    trigger(f"{ids.CAMERA_CLOSE}.n_clicks")
+    set_triggered(f"{ids.CAMERA_CLOSE}.n_clicks")
     assert show(engine, settings, 1, 1, feature(cam), "") == (True, [])
 
 
 def test_database_down_is_a_message(settings, cam):
     eng = make_engine("postgresql://postgres@127.0.0.1:1/nowhere")
     try:
-        trigger(f"{ids.CAMERA_LAYER}.n_clicks")
+        set_triggered(f"{ids.CAMERA_LAYER}.n_clicks")
         hidden, body = show(eng, settings, 1, 0, feature(cam), "?lang=en")
     finally:
         eng.dispose()

@@ -11,17 +11,14 @@ from typing import Any
 
 import pytest
 from dash import no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
-import callbacks
 from callbacks import cases as case_callbacks
 from dashboard import ids
 from dashboard.i18n import t
 from geodata.accounts import Caller
 from geodata.workflow import Actor, allowed_actions, load_event
-from tests.callbacks.fakes import FakeApp, TxEngine
+from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
 
 PARTS = case_callbacks.PARTS
 
@@ -84,16 +81,11 @@ def world(conn, settings, accounts):
 
 @pytest.fixture()
 def as_caller():
-    tokens = []
-
-    def set_(account_id: int, role: str, scope: str) -> Caller:
-        caller = Caller(account_id, f"cb_{role}", f"cb_{role}", role, scope)
-        tokens.append(callbacks.CALLER_OVERRIDE.set(caller))
-        return caller
-
-    yield set_
-    for tok in reversed(tokens):
-        callbacks.CALLER_OVERRIDE.reset(tok)
+    """``as_caller(account_id, role, scope)``: act as that caller (undone after the test)."""
+    with caller_override() as use:
+        yield lambda account_id, role, scope: use(
+            Caller(account_id, f"cb_{role}", f"cb_{role}", role, scope)
+        )
 
 
 def _caller(world, as_caller, username: str) -> Caller:
@@ -101,23 +93,19 @@ def _caller(world, as_caller, username: str) -> Caller:
     return as_caller(r.id, r.role, r.path)
 
 
-def _trigger(prop_id: str, value: Any = 1) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
-
-
 def _pattern(ident: dict) -> str:
     return json.dumps(ident, sort_keys=True, separators=(",", ":")) + ".n_clicks"
 
 
 def _open(world, event_id: int, lang: str = "?lang=zh") -> dict[str, Any]:
-    _trigger(f"{ids.LIVE_EVENTS}.clickData", {"properties": {"id": event_id}})
+    set_triggered(f"{ids.LIVE_EVENTS}.clickData", {"properties": {"id": event_id}})
     out = world["fn"]["open_case"]({"properties": {"id": event_id}}, None, 0, lang)
     return {"hidden": out[0], **dict(zip(PARTS, out[1:], strict=True))}
 
 
 def _click(world, ident: dict, state: Any, note: str = "", priority: Any = None,
            lang: str = "?lang=zh") -> dict[str, Any]:  # fmt: skip
-    _trigger(_pattern(ident))
+    set_triggered(_pattern(ident))
     out = world["fn"]["case_action"]([], [], [], [], state, note, priority, lang)
     return dict(zip(PARTS, out, strict=True))
 
@@ -318,7 +306,7 @@ def test_merge_cancel_and_note_required(world, as_caller):
 def test_initial_render_and_new_buttons_are_not_clicks(world, as_caller):
     _caller(world, as_caller, "t_dispatcher")
     panel = _open(world, world["event"])
-    _trigger(_pattern({"type": ids.CASE_ACT, "action": "accept"}), 0)
+    set_triggered(_pattern({"type": ids.CASE_ACT, "action": "accept"}), 0)
     out = world["fn"]["case_action"]([0], [], [], [], panel["state"], "", None, "")
     assert out == (no_update,) * len(PARTS)
     assert _event(world["conn"], world["event"]).status == "reported"
@@ -327,7 +315,7 @@ def test_initial_render_and_new_buttons_are_not_clicks(world, as_caller):
 def test_close_hides_and_clears(world, as_caller):
     _caller(world, as_caller, "t_dispatcher")
     _open(world, world["event"])
-    _trigger(f"{ids.CASE_CLOSE}.n_clicks")
+    set_triggered(f"{ids.CASE_CLOSE}.n_clicks")
     out = world["fn"]["open_case"](None, None, 1, "")
     parts = dict(zip(PARTS, out[1:], strict=True))
     assert out[0] is True and parts["state"] is None and parts["markers"]["features"] == []
@@ -337,7 +325,7 @@ def test_bad_clicks_are_ignored(world, as_caller):
     _caller(world, as_caller, "t_dispatcher")
     for click in (None, {}, {"properties": {"cluster": True, "id": 1}},
                   {"properties": {"id": "1; DROP"}}, {"properties": {"id": True}}):  # fmt: skip
-        _trigger(f"{ids.LIVE_EVENTS}.clickData", click)
+        set_triggered(f"{ids.LIVE_EVENTS}.clickData", click)
         out = world["fn"]["open_case"](click, None, 0, "")
         assert out == (no_update,) * (1 + len(PARTS))
     # A forged store without an event: a message, nothing else.
@@ -347,7 +335,7 @@ def test_bad_clicks_are_ignored(world, as_caller):
 
 def test_event_table_row_opens_the_case(world, as_caller):
     _caller(world, as_caller, "t_dispatcher")
-    _trigger(f"{ids.ET_GRID}.cellClicked", {"rowId": str(world["event"])})
+    set_triggered(f"{ids.ET_GRID}.cellClicked", {"rowId": str(world["event"])})
     out = world["fn"]["open_case"](None, {"rowId": str(world["event"])}, 0, "")
     assert out[0] is False
     assert dict(zip(PARTS, out[1:], strict=True))["state"]["event"] == world["event"]

@@ -7,7 +7,6 @@ event of another county is refused and logged). Bad input → messages, never ex
 from __future__ import annotations
 
 import contextlib
-import uuid
 from typing import Any
 
 import pytest
@@ -23,28 +22,15 @@ from dashboard.event_table import column_defs, event_table_panel
 from geodata.accounts import PERMISSIONS, Caller
 from tests.callbacks.fakes import FakeApp, TxEngine
 from tests.conftest import FIXTURE_NOW
+from tests.event_rows import insert_event
 
 MARK = "回调测试事件"
 
 
 
 def _add(conn, county: str, title: str) -> int:
-    cell = conn.execute(
-        text(
-            "SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y "
-            "FROM grid_cell WHERE level = 6 AND code LIKE :p ORDER BY code LIMIT 1"
-        ),
-        {"p": county + "%"},
-    ).one()
-    return conn.execute(
-        text(
-            "INSERT INTO event (uuid, category, severity, title, description, location, cell_id,"
-            " status, reported_at, version, synthetic) VALUES (:u, 'dispute', 'high', :t, :t, "
-            "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :c, 'reported', :at, 1, true) RETURNING id"
-        ),
-        {"u": uuid.uuid4(), "t": title, "x": cell.x, "y": cell.y, "c": cell.id,
-         "at": FIXTURE_NOW},
-    ).scalar_one()  # fmt: skip
+    return insert_event(conn, county, title, severity="high", description=title,
+                        reported_at=FIXTURE_NOW)  # fmt: skip
 
 
 @pytest.fixture()

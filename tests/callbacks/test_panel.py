@@ -7,15 +7,13 @@ from typing import Any
 
 import pytest
 from dash import dcc
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 
 import callbacks
 from callbacks import panel
 from dashboard import ids
 from geodata.db import make_engine
 from layers.lod import grid_url
-from tests.callbacks.fakes import FakeApp
+from tests.callbacks.fakes import FakeApp, set_triggered
 
 DALI_CITY = "532900.532901"
 
@@ -38,7 +36,7 @@ def dead_cbs(settings):
 
 
 def _trigger(prop_id: str) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": None}]))
+    set_triggered(prop_id, None)
 
 
 def _texts(children) -> str:

@@ -11,16 +11,14 @@ from typing import Any
 
 import pytest
 from dash import no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
-import callbacks
 from callbacks import population
 from dashboard import ids
 from geodata.accounts import Caller
 from geodata.demo.residents import delete_residents, seed_residents
 from geodata.residents import mask_id, mask_phone
+from tests.callbacks.fakes import caller_override, set_triggered
 from tests.callbacks.test_panel import FakeApp
 from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
 from tests.scan import assert_no_personal_data, find_personal_data
@@ -60,26 +58,16 @@ def cbs(engine, settings):
     return app.functions
 
 
-def _as(role: str = "commander", scope: str = PREFECTURE, can_unmask: bool = True):
-    return callbacks.CALLER_OVERRIDE.set(
-        Caller(0, f"t-{role}", "Test", role, scope, can_unmask=can_unmask)
-    )
+def _caller(role: str = "commander", scope: str = PREFECTURE, can_unmask: bool = True):
+    return Caller(0, f"t-{role}", "Test", role, scope, can_unmask=can_unmask)
 
 
 @pytest.fixture()
 def as_caller():
-    tokens = []
-
-    def use(*args, **kwargs):
-        tokens.append(_as(*args, **kwargs))
-
-    yield use
-    for tok in reversed(tokens):
-        callbacks.CALLER_OVERRIDE.reset(tok)
-
-
-def _trigger(prop_id: str, value: Any = 1) -> None:
-    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": value}]))
+    """``as_caller(role="commander", scope=PREFECTURE, can_unmask=True)``: act as that caller
+    (undone after the test)."""
+    with caller_override() as use:
+        yield lambda *args, **kwargs: use(_caller(*args, **kwargs))
 
 
 def _show_id(resident_id: int) -> str:
@@ -96,7 +84,7 @@ def _in(raw, scope):
 
 
 def _search(cbs, query, store=None, trigger=ids.POP_SEARCH, search=None):
-    _trigger(f"{trigger}.n_clicks")
+    set_triggered(f"{trigger}.n_clicks")
     return cbs["search_population"](1, 0, 0, 0, query, store, search)
 
 
@@ -111,10 +99,10 @@ def test_registered_callbacks(cbs):
 
 
 def test_toggle(cbs):
-    _trigger(f"{ids.POP_OPEN}.n_clicks")
+    set_triggered(f"{ids.POP_OPEN}.n_clicks")
     assert cbs["toggle_population"](1, 0, True) == (False, no_update)
     assert cbs["toggle_population"](2, 0, False) == (True, [])
-    _trigger(f"{ids.POP_CLOSE}.n_clicks")
+    set_triggered(f"{ids.POP_CLOSE}.n_clicks")
     assert cbs["toggle_population"](1, 1, False) == (True, [])
 
 
@@ -199,13 +187,13 @@ def _max_log(engine) -> int:
 def test_unmask_flow_for_a_permitted_caller(cbs, engine, raw, secrets_, as_caller):
     as_caller("commander", DALI_CITY)
     r = _in(raw, DALI_CITY)[1]
-    _trigger(_show_id(r["id"]), 1)
+    set_triggered(_show_id(r["id"]), 1)
     form = cbs["unmask_form"]([1], 0, 0, None, None, None)
     _clean(form, secrets_)
     hidden, target, who, out, reason = form
     assert hidden is False and target == r["id"] and mask_id(r["id_number"]) in who
     before = _max_log(engine)
-    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")
+    set_triggered(f"{ids.POP_UNMASK_GO}.n_clicks")
     reply = cbs["unmask_form"]([1], 1, 0, r["id"], "电话回访核实", None)
     # The one output allowed to hold raw values: the reply to the audited request.
     assert r["id_number"] in repr(reply[3]) and r["phone"] in repr(reply[3])
@@ -218,13 +206,13 @@ def test_unmask_flow_for_a_permitted_caller(cbs, engine, raw, secrets_, as_calle
     assert log["kind"] == "unmask" and log["target"] == f"resident:{r['id']}"
     assert log["detail"] == "电话回访核实"
     assert r["id_number"] not in repr(log) and r["phone"] not in repr(log)
-    _trigger(f"{ids.POP_UNMASK_CANCEL}.n_clicks")
+    set_triggered(f"{ids.POP_UNMASK_CANCEL}.n_clicks")
     assert cbs["unmask_form"]([1], 1, 1, None, "", None) == (True, None, "", [], "")
 
 
 def test_a_new_table_does_not_open_the_form(cbs, as_caller):
     as_caller()
-    _trigger(_show_id(5), 0)
+    set_triggered(_show_id(5), 0)
     assert cbs["unmask_form"]([0, 0], 0, 0, None, None, None) == (no_update,) * 5
 
 
@@ -234,11 +222,11 @@ def test_a_new_table_does_not_open_the_form(cbs, as_caller):
 def test_unmask_refused_without_permission(cbs, engine, raw, secrets_, as_caller, role, can_unmask):
     as_caller(role, PREFECTURE, can_unmask=can_unmask)
     r = _in(raw, DALI_CITY)[0]
-    _trigger(_show_id(r["id"]), 1)
+    set_triggered(_show_id(r["id"]), 1)
     form = cbs["unmask_form"]([1], 0, 0, None, None, "?lang=en")
     assert "not permitted to see full" in repr(form[3])
     before = _max_log(engine)
-    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")  # a forged confirm, straight to the endpoint
+    set_triggered(f"{ids.POP_UNMASK_GO}.n_clicks")  # a forged confirm, straight to the endpoint
     reply = cbs["unmask_form"]([1], 1, 0, r["id"], "a good reason", "?lang=en")
     _clean((form, reply), secrets_)
     assert "not permitted to see full" in repr(reply[3])
@@ -248,10 +236,10 @@ def test_unmask_refused_without_permission(cbs, engine, raw, secrets_, as_caller
 def test_unmask_out_of_scope_and_bad_reason(cbs, engine, raw, secrets_, as_caller):
     as_caller("commander", DALI_CITY)
     other = _in(raw, OTHER)[0]
-    _trigger(_show_id(other["id"]), 1)
+    set_triggered(_show_id(other["id"]), 1)
     form = cbs["unmask_form"]([1], 0, 0, None, None, "?lang=en")
     assert "outside your jurisdiction" in repr(form[3]) and form[1] is None
-    _trigger(f"{ids.POP_UNMASK_GO}.n_clicks")
+    set_triggered(f"{ids.POP_UNMASK_GO}.n_clicks")
     reply = cbs["unmask_form"]([1], 1, 0, other["id"], "a good reason", "?lang=en")
     assert "outside your jurisdiction" in repr(reply[3])
     mine = _in(raw, DALI_CITY)[0]
@@ -265,9 +253,9 @@ def test_export_is_masked_and_logged(cbs, engine, raw, secrets_, as_caller):
     as_caller("dispatcher", DALI_CITY, can_unmask=False)
     surname = _in(raw, DALI_CITY)[0]["name"][0]
     before = _max_log(engine)
-    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     store = _search(cbs, surname)[2]
-    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     assert cbs["export_population"](1, surname + "x", store, None) == (no_update, no_update)
     data, _status = cbs["export_population"](1, surname, store, None)
     _clean(data, secrets_)
@@ -283,9 +271,9 @@ def test_export_logs_a_masked_query_and_refuses_workers(cbs, engine, raw, secret
     as_caller("commander", PREFECTURE)
     r = _in(raw, DALI_CITY)[0]
     before = _max_log(engine)
-    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     store = _search(cbs, r["phone"])[2]
-    _trigger(f"{ids.POP_EXPORT}.n_clicks")
+    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     data, _ = cbs["export_population"](1, r["phone"], store, None)
     _clean(data, secrets_)
     (log,) = _log_after(engine, before)

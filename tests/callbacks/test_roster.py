@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 from dash import no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
 import callbacks
@@ -24,8 +22,8 @@ from geodata import roster
 from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.roster import backfill_demo_roster
-from tests.callbacks.fakes import FakeApp, TxEngine
-from tests.conftest import FIXTURE_NOW
+from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
+from tests.conftest import FIXTURE_NOW, seeded_engine
 
 PREF = "532900"
 UNMASKED = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -54,22 +52,15 @@ def world(conn, settings):
 
 @pytest.fixture()
 def as_caller():
-    tokens = []
-
-    def set_(role: str, scope: str, account_id: int = 0) -> Caller:
-        caller = Caller(account_id, f"cb_{role}", f"cb_{role}", role, scope)
-        tokens.append(callbacks.CALLER_OVERRIDE.set(caller))
-        return caller
-
-    yield set_
-    for tok in reversed(tokens):
-        callbacks.CALLER_OVERRIDE.reset(tok)
+    """``as_caller(role, scope, account_id=0)``: act as that caller (undone after the test)."""
+    with caller_override() as use:
+        yield lambda role, scope, account_id=0: use(
+            Caller(account_id, f"cb_{role}", f"cb_{role}", role, scope)
+        )
 
 
 def _trigger(component_id: str, prop: str = "n_clicks") -> None:
-    context_value.set(
-        AttributeDict(triggered_inputs=[{"prop_id": f"{component_id}.{prop}", "value": 1}])
-    )
+    set_triggered(f"{component_id}.{prop}")
 
 
 def _act(fn, button: str, **form):
@@ -366,18 +357,17 @@ def test_crafted_values_are_messages_not_exceptions(world, as_caller, junk):
 @pytest.fixture(scope="module")
 def http_world(make_database, tmp_path_factory):
     """A database of its own (writes over HTTP commit), the app, and signed-in clients."""
+    url = make_database("gridcmd_roster")
+    with seeded_engine(url) as eng:
+        yield _http_world(url, eng, tmp_path_factory)
+
+
+def _http_world(url: str, eng, tmp_path_factory) -> dict:
     from app import create_app
-    from geodata import migrate
     from geodata.accounts import create_account
-    from geodata.demo.load import seed_demo
     from geodata.sessions import create_session
     from gridcmd.settings import Settings
-    from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
 
-    url = make_database("gridcmd_roster")
-    eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
     with eng.begin() as conn:
         backfill_demo_roster(conn, since=FIXTURE_NOW - dt.timedelta(days=365))
         town, other = (
@@ -410,9 +400,8 @@ def http_world(make_database, tmp_path_factory):
         var_dir=tmp_path_factory.mktemp("roster_var"), live_on_start=False,
     )  # fmt: skip
     server = create_app(settings, engine=eng).server
-    yield {"eng": eng, "server": server, "tokens": tokens, "town": paths[town],
-           "other": paths[other]}  # fmt: skip
-    eng.dispose()
+    return {"eng": eng, "server": server, "tokens": tokens, "town": paths[town],
+            "other": paths[other]}  # fmt: skip
 
 
 def _post_action(world, who: str, button: str, values: dict[str, Any]):

@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 from dash import no_update
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from sqlalchemy import text
 
 import callbacks
 from callbacks import supervision as sup_callbacks
 from dashboard import ids
 from geodata.accounts import Caller
-from tests.callbacks.fakes import FakeApp, TxEngine
+from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
 
 COUNTY = "532901"
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
@@ -101,17 +99,15 @@ def world(conn, settings, accounts, monkeypatch):
 
 @pytest.fixture()
 def as_caller(world):
-    tokens = []
+    """``as_caller(role, username="")``: act as that account in the world's scope, undone
+    after the test."""
+    with caller_override() as use:
 
-    def set_(role: str, username: str = "") -> None:
-        acc = world["accounts"].get(username, 0)
-        tokens.append(
-            callbacks.CALLER_OVERRIDE.set(Caller(acc, username or role, role, role, world["path"]))
-        )
+        def set_(role: str, username: str = "") -> None:
+            acc = world["accounts"].get(username, 0)
+            use(Caller(acc, username or role, role, role, world["path"]))
 
-    yield set_
-    for tok in reversed(tokens):
-        callbacks.CALLER_OVERRIDE.reset(tok)
+        yield set_
 
 
 def _trigger(ident: Any, prop: str = "n_clicks", value: Any = 1) -> None:
@@ -120,9 +116,7 @@ def _trigger(ident: Any, prop: str = "n_clicks", value: Any = 1) -> None:
         if isinstance(ident, dict)
         else ident
     )
-    context_value.set(
-        AttributeDict(triggered_inputs=[{"prop_id": f"{key}.{prop}", "value": value}])
-    )
+    set_triggered(f"{key}.{prop}", value)
 
 
 def test_toggle_only_for_roles_that_see_the_queues(world, as_caller):

@@ -15,7 +15,7 @@ from geodata import migrate
 from geodata.audit import GENESIS, canonical_text, row_hash, verify_chain
 from geodata.db import make_engine
 from geodata.demo.load import seed_demo
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED
+from tests.conftest import FIXTURE_NOW, FIXTURE_SEED, seeded_engine
 
 SCALE = 0.005
 
@@ -24,11 +24,8 @@ SCALE = 0.005
 def audit_engine(make_database):
     """A migrated database with a small demo (its own: tests here tamper inside rollbacks and
     commit a few well-formed rows)."""
-    eng = make_engine(make_database("gridcmd_audit"))
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=SCALE, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    with seeded_engine(make_database("gridcmd_audit"), scale=SCALE) as eng:
+        yield eng
 
 
 @pytest.fixture()

@@ -25,6 +25,7 @@ from geodata.event_table import (
     parse_filters,
 )
 from tests.conftest import FIXTURE_NOW
+from tests.event_rows import insert_event
 
 DALI_CITY = "532900.532901"  # 大理市
 OTHER = "532922"  # 漾濞县
@@ -32,31 +33,14 @@ NOW = FIXTURE_NOW
 
 
 def add_event(conn, county: str, title: str, **cols) -> int:
-    """Insert one event in the first micro-grid of ``county``; returns its id."""
-    cell = conn.execute(
-        text(
-            "SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y "
-            "FROM grid_cell WHERE level = 6 AND code LIKE :p ORDER BY code LIMIT 1"
-        ),
-        {"p": county + "%"},
-    ).one()
+    """Insert one event in the first micro-grid of ``county`` (medium, blue, reported an hour
+    before NOW, no deadline, not supervised, unless ``cols`` says otherwise); returns its id."""
     values = {
         "uuid": uuid.uuid4(), "category": "dispute", "severity": "medium", "priority": "blue",
-        "title": title, "description": cols.pop("description", f"{title} 描述"),
-        "status": "reported", "reported_at": NOW - dt.timedelta(hours=1), "due_at": None,
-        "supervised_at": None, "x": cell.x, "y": cell.y, "cell": cell.id,
+        "description": f"{title} 描述", "status": "reported",
+        "reported_at": NOW - dt.timedelta(hours=1), "due_at": None, "supervised_at": None,
     }  # fmt: skip
-    values.update(cols)
-    return conn.execute(
-        text(
-            "INSERT INTO event (uuid, category, severity, priority, title, description, "
-            "location, cell_id, status, reported_at, due_at, supervised_at, version, synthetic) "
-            "VALUES (:uuid, :category, :severity, :priority, :title, :description, "
-            "ST_SetSRID(ST_MakePoint(:x, :y), 4326), :cell, :status, :reported_at, :due_at, "
-            ":supervised_at, 1, true) RETURNING id"
-        ),
-        values,
-    ).scalar_one()
+    return insert_event(conn, county, title, **{**values, **cols})
 
 
 def rows(conn, scope=PREFECTURE_PATH, **values):

@@ -10,22 +10,17 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from geodata import migrate
 from geodata.audit import verify_chain
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
 from geodata.ingest import EventResult, IngestError, ingest_events
 from geodata.ingest_batch import EventWriter
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED
+from tests.conftest import seeded_engine
 
 
 @pytest.fixture(scope="module")
 def batch_engine(make_database):
-    eng = make_engine(make_database("gridcmd_batch"), pool_size=12)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=0.005, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    """This module's own small seeded database (the writers commit), with a pool for 12."""
+    with seeded_engine(make_database("gridcmd_batch"), scale=0.005, pool_size=12) as eng:
+        yield eng
 
 
 @pytest.fixture(scope="module")

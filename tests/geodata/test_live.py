@@ -15,10 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from api.live import libpq_url
-from geodata import live, migrate
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
-from tests.conftest import FIXTURE_NOW, FIXTURE_SCALE, FIXTURE_SEED
+from geodata import live
+from tests.conftest import seeded_engine
 
 PREF = "532900"
 
@@ -26,11 +24,8 @@ PREF = "532900"
 @pytest.fixture(scope="module")
 def write_engine(make_database):
     """A seeded database of this module's own: these tests commit."""
-    eng = make_engine(make_database("gridcmd_live"))
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    with seeded_engine(make_database("gridcmd_live")) as eng:
+        yield eng
 
 
 def _county_paths(conn) -> list[str]:

@@ -11,13 +11,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from geodata import migrate
 from geodata.accounts import Caller
-from geodata.db import make_engine
-from geodata.demo.load import seed_demo
 from geodata.models import EVENT_STATUSES
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED
+from tests.conftest import seeded_engine
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 
@@ -314,11 +311,8 @@ def test_merge_closes_the_duplicate_and_its_reporter_follows(conn, world):
 @pytest.fixture(scope="module")
 def wf_engine(make_database):
     """Its own small database: the concurrency test commits."""
-    eng = make_engine(make_database("gridcmd_wf"))
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=0.005, now=FIXTURE_NOW)
-    yield eng
-    eng.dispose()
+    with seeded_engine(make_database("gridcmd_wf"), scale=0.005) as eng:
+        yield eng
 
 
 def test_two_dispatchers_at_once_exactly_one_wins(wf_engine):

@@ -18,23 +18,13 @@ from layers.cameras import (
     cameras_geojson,
     cameras_geojson_text,
 )
+from tests.dash_tree import walk
 
 ROWS = [
     {"id": 7, "code": "C7", "name": "<b>路口</b>", "kind": "hls", "lon": 100.123456789,
      "lat": 25.6, "stream_url": "http://secret.example/a.m3u8", "synthetic": True},
     {"id": 9, "code": "C9", "name": "桥头", "kind": "rtsp", "lon": 99.5, "lat": 25.987654321},
 ]  # fmt: skip
-
-
-def walk(component):
-    """Every component in a Dash tree (depth first)."""
-    yield component
-    children = getattr(component, "children", None)
-    if children is None:
-        return
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from walk(child)
 
 
 def texts(components) -> list[str]:

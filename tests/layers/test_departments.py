@@ -19,6 +19,7 @@ from layers.departments import (
     departments_hideout,
     js,
 )
+from tests.dash_tree import walk
 
 ROWS = [
     {"id": 3, "code": "POL-1", "name": "<img src=x onerror=alert(1)>派出所（模拟）",
@@ -74,17 +75,7 @@ def test_the_page_has_the_overlay():
     from dashboard.layout import page
 
     tree = page(lang="zh", root=None)
-    found = []
-
-    def walk(c):
-        if getattr(c, "id", None) == ids.DEPARTMENT_LAYER:
-            found.append(c)
-        ch = getattr(c, "children", None)
-        for x in ch if isinstance(ch, list | tuple) else [ch]:
-            if hasattr(x, "to_plotly_json"):
-                walk(x)
-
-    walk(tree)
+    found = [c for c in walk(tree) if getattr(c, "id", None) == ids.DEPARTMENT_LAYER]
     assert len(found) == 1
 
 

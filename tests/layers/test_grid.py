@@ -20,6 +20,7 @@ from layers.grid import (
     legend,
     map_config,
 )
+from tests.dash_tree import walk
 
 LEVELS = {1: "州", 2: "县（市）", 3: "乡镇（街道）", 4: "村（社区）", 5: "网格", 6: "微网格"}
 NAMES = {
@@ -35,17 +36,6 @@ PATH = [
     {"code": "532901", "name": "大理市", "level": 2},
     {"code": "532901001", "name": "<b>下关</b>", "level": 3},
 ]
-
-
-def _walk(component):
-    """Every component in a tree (depth first), the root included."""
-    yield component
-    children = getattr(component, "children", None)
-    if children is None:
-        return
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            yield from _walk(child)
 
 
 def test_grid_layer_fetches_geobuf_from_its_url_and_styles_in_js():
@@ -119,7 +109,7 @@ def test_layers_control_is_offline_by_default():
     over = [c for c in ctl.children if isinstance(c, dl.Overlay)]
     assert [b.name for b in base] == ["无底图"]
     assert base[0].checked is True and isinstance(base[0].children, dl.LayerGroup)
-    assert not any(isinstance(c, dl.TileLayer) for c in _walk(ctl))
+    assert not any(isinstance(c, dl.TileLayer) for c in walk(ctl))
     assert [o.name for o in over] == ["网格", "事件", "网格员"]
     assert all(o.checked for o in over)
     assert over[0].children.id == "grid"
