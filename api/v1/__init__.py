@@ -24,7 +24,7 @@ from typing import Any
 
 import flask
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -34,9 +34,11 @@ from api.v1.schemas import (
     MAX_FIXES,
     MAX_GATEWAY_BODY_BYTES,
     MAX_GATEWAY_FIXES,
+    MAX_POSSIBLE_DUPLICATES,
     EventIn,
     FixIn,
 )
+from geodata.duplicates import find_duplicates, phone_duplicate
 from geodata.ingest import (
     IngestError,
     event_for_worker,
@@ -45,9 +47,9 @@ from geodata.ingest import (
 from geodata.ingest_batch import EventWriter
 from geodata.positions import ingest_fleet_positions, resolve_workers
 from geodata.tokens import token_for_request
-from gridcmd.settings import Settings
+from gridcmd.settings import Settings, get_settings
 
-__all__ = ["PREFIX", "api_blueprint"]
+__all__ = ["PREFIX", "api_blueprint", "with_possible_duplicates"]
 
 PREFIX = "/api/v1"
 #: Methods the catch-all answers with a JSON 404/405 (HEAD/OPTIONS are Flask's automatic ones).
@@ -121,10 +123,36 @@ def _json(data: Any, status: int = 200) -> flask.Response:
     return resp
 
 
+def with_possible_duplicates(
+    conn: Connection, event: dict[str, Any], *, worker_id: int, settings: Settings
+) -> dict[str, Any]:
+    """The answer to ``POST /events``: ``event`` (stored and committed already) with
+    ``possible_duplicates`` — at most :data:`MAX_POSSIBLE_DUPLICATES` open events of its
+    category near it in space and time in the worker's county, nearest first, without
+    titles or people (:func:`geodata.duplicates.find_duplicates`, one query on ``conn``) —
+    and ``duplicates_checked``. The report is stored whatever happens here: if the lookup
+    fails the answer still goes out, with ``[]`` and ``duplicates_checked: false``, so the
+    phone never resends a stored report because of it."""
+    try:
+        rows = find_duplicates(
+            conn, uuid_mod.UUID(event["uuid"]), worker_id=worker_id,
+            radius_m=settings.duplicate_radius_m, window_h=settings.duplicate_window_h,
+            limit=MAX_POSSIBLE_DUPLICATES,
+        )  # fmt: skip
+        items, checked = [phone_duplicate(r) for r in rows], True
+    except Exception:  # noqa: BLE001 - the event is committed: answer it regardless
+        log.exception("possible duplicates of event %s: lookup failed", event["uuid"])
+        items, checked = [], False
+    return {**event, "possible_duplicates": items, "duplicates_checked": checked}
+
+
 def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blueprint:
-    """The ``/api/v1`` blueprint on ``engine`` (``settings`` reserved for tunables)."""
+    """The ``/api/v1`` blueprint on ``engine`` (``settings``: the tunables; read from the
+    environment when None)."""
     from api.v1.field import event_photos, register_field_routes
     from api.v1.openapi import openapi_document
+
+    settings = settings or get_settings()
 
     bp = flask.Blueprint("api_v1", __name__, url_prefix=PREFIX)
     writer = EventWriter(engine)
@@ -205,9 +233,13 @@ def api_blueprint(engine: Engine, settings: Settings | None = None) -> flask.Blu
         # statement, one transaction and one WAL flush; this returns once the COMMIT holding
         # ours is done. If this request does the writing, it uses its own autocommit
         # connection (already checked out for the token).
-        result = writer.submit(data, worker_id=flask.g.api_worker.id, conn=flask.g.api_conn)
-        # committed: only now answer
-        return _json(result.event, 201 if result.created else 200)
+        worker_id = flask.g.api_worker.id
+        result = writer.submit(data, worker_id=worker_id, conn=flask.g.api_conn)
+        # committed: only now look for possible duplicates (a read that sees the event) and
+        # answer
+        out = with_possible_duplicates(flask.g.api_conn, result.event, worker_id=worker_id,
+                                       settings=settings)  # fmt: skip
+        return _json(out, 201 if result.created else 200)
 
     @bp.get("/events/<event_uuid>")
     def get_event(event_uuid: str) -> flask.Response:

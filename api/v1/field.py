@@ -18,7 +18,15 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.media import send_photo
-from api.v1 import PREFIX, ApiError, _json, _reject_constant, read_json, validate
+from api.v1 import (
+    PREFIX,
+    ApiError,
+    _json,
+    _reject_constant,
+    read_json,
+    validate,
+    with_possible_duplicates,
+)
 from api.v1.schemas import MAX_BODY_BYTES, EventIn
 from api.v1.schemas_field import CheckinIn, PatrolIn, VisitIn
 from geodata.fieldwork import record_checkin, record_patrol
@@ -115,7 +123,8 @@ def read_upload(settings: Settings, *, with_report: bool) -> tuple[Any, list[Sto
 def post_event_multipart(engine: Engine, settings: Settings | None) -> flask.Response:
     """``POST /events`` as ``multipart/form-data``: the event (``report`` part, the JSON of
     :class:`~api.v1.schemas.EventIn`) and its photos in one transaction. 201 when the event is
-    new, 200 on a replay (photos already attached are not duplicated)."""
+    new, 200 on a replay (photos already attached are not duplicated); after the COMMIT, the
+    possible duplicates are added as for the JSON body."""
     settings = settings or get_settings()
     report, photos = read_upload(settings, with_report=True)
     data = validate(EventIn, report).model_dump(mode="json")
@@ -126,6 +135,9 @@ def post_event_multipart(engine: Engine, settings: Settings | None) -> flask.Res
         if photos:
             add_photos(conn, ev_uuid, photos, worker_id=me.id, photo_dir=settings.photo_dir)
         event = {**result.event, "photos": event_photos(conn, ev_uuid)}
+    # committed: only now look for possible duplicates (on the request's autocommit connection)
+    event = with_possible_duplicates(flask.g.api_conn, event, worker_id=me.id,
+                                     settings=settings)  # fmt: skip
     return _json(event, 201 if result.created else 200)
 
 

@@ -20,7 +20,7 @@ from api.v1.schemas import (
     MAX_GATEWAY_FIXES,
     ErrorOut,
     EventIn,
-    EventOut,
+    EventReportOut,
     MeOut,
     PositionsIn,
     PositionsOut,
@@ -146,10 +146,13 @@ _ERR: dict[str, tuple[str, Any]] = {
 #: (path under the prefix, method, summary, request model, {status: (description, model)})
 ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[str, tuple[str, Any]]]] = [
     (
-        "/events", "post", "Report an event (idempotent on the client uuid)", EventIn,
+        "/events", "post", "Report an event (idempotent on the client uuid); the answer lists "
+        "possible duplicates nearby", EventIn,
         {
-            "201": ("Created (committed)", EventOut),
-            "200": ("Replay of the same uuid and body: the original event", EventOut),
+            "201": ("Created (committed), with its possible duplicates (multipart: and its "
+                    "photos)", EventReportOut),
+            "200": ("Replay of the same uuid and body: the original event, possible "
+                    "duplicates recomputed", EventReportOut),
             "409": ("The uuid exists with a different body", ErrorOut),
             "413": (f"Body over {MAX_BODY_BYTES:,} bytes", ErrorOut),
             "422": ("Outside the prefecture, swapped lat/lon, or a future time", ErrorOut),

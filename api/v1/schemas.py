@@ -33,6 +33,8 @@ MAX_GATEWAY_FIXES = 5_000
 MAX_GATEWAY_BODY_BYTES = 2_000_000
 #: Largest request body, bytes (more → 413).
 MAX_BODY_BYTES = 1_000_000
+#: Most possible duplicates listed in the answer to ``POST /events`` (the nearest ones).
+MAX_POSSIBLE_DUPLICATES = 5
 
 
 def _nonblank(v: str) -> str:
@@ -130,6 +132,38 @@ class EventOut(BaseModel):
     reported_at: dt.datetime
     cell: str = Field(description="Code of the L6 micro-grid")
     cell_path: list[str] = Field(description="Codes from L1 to L6")
+
+
+class PossibleDuplicateOut(BaseModel):
+    """Another open event that may be the same matter (``geodata.duplicates``): nothing
+    personal — no title, description or person."""
+
+    id: int = Field(description="The event's number (#id on the dashboard)")
+    uuid: str
+    category: str = Field(description="The same as the report's")
+    subcategory: str | None
+    status: str = Field(description="An open status (reported … escalated)")
+    distance_m: int = Field(ge=0, description="Geodesic distance to the report, whole metres")
+    reported_at: dt.datetime
+    own: bool = Field(description="Reported by the caller")
+
+
+class EventReportOut(EventOut):
+    """The answer to ``POST /events``: the event (with ``photos`` when sent as multipart) and
+    the possible duplicates, looked up after the COMMIT."""
+
+    possible_duplicates: list[PossibleDuplicateOut] = Field(
+        max_length=MAX_POSSIBLE_DUPLICATES,
+        description=f"At most {MAX_POSSIBLE_DUPLICATES}, nearest first: open events (not "
+        "merged) of the same category in the caller's county within GRIDCMD_DUPLICATE_RADIUS_M "
+        "metres (geodesic, default 300) of the report, reported within "
+        "GRIDCMD_DUPLICATE_WINDOW_H hours (default 72) of its reported_at; the report itself "
+        "excluded. Recomputed on a replay.",
+    )
+    duplicates_checked: bool = Field(
+        description="false when the lookup failed (the report is stored all the same and "
+        "possible_duplicates is empty): do not resend"
+    )
 
 
 class CellOut(BaseModel):

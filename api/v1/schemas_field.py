@@ -212,7 +212,8 @@ class PhotosUpload(BaseModel):
 
 class EventUpload(PhotosUpload):
     """``multipart/form-data``: a ``report`` part with the JSON of :class:`EventIn` plus up to
-    6 ``photos`` parts. The answer is the event with its ``photos`` (EventWithPhotosOut);
+    6 ``photos`` parts. The answer is the event with its ``photos`` and the possible duplicates
+    of ``POST /events`` (EventReportOut);
     photo errors are those of ``POST /events/{uuid}/photos`` (413/415/422)."""
 
     photos: list[bytes] = Field([], max_length=MAX_PHOTOS_PER_REQUEST)
