@@ -13,11 +13,12 @@ of offending requests::
         client.post("/_dash-update-component", json=payload)
     assert scan.responses > 0
 
-Patterns (standalone digit runs, so cell codes — 17 digits at L6 — coordinates and
-timestamps do not match): ID ``\\d{17}[\\dXx]`` and mobile ``1[3-9]\\d{9}``, neither preceded by
-a digit, a ``.`` (the fraction of a number) or ``*``, nor followed by a digit or ``*``. A
-masked value (``5329**********123X``, ``138****1234``) never matches. ``known`` adds exact
-raw values (e.g. every resident's ID and phone in the test database) found anywhere in a body,
+UUIDs are blanked first (random hex ids; see ``UUID_RE``). Patterns (standalone digit runs,
+so cell codes — 17 digits at L6 — coordinates and timestamps do not match): ID
+``\\d{17}[\\dXx]`` and mobile ``1[3-9]\\d{9}``, neither preceded by a digit, a ``.`` (the
+fraction of a number) or ``*``, nor followed by a digit or ``*``. A masked value
+(``5329**********123X``, ``138****1234``) never matches. ``known`` adds exact raw values (e.g.
+every resident's ID and phone in the test database) found anywhere in a body,
 which also catches numbers embedded in longer text.
 
 ``allow`` lets one response through (e.g. the reply to an audited unmask request): a
@@ -45,6 +46,11 @@ __all__ = [
 ]
 
 ID_RE = re.compile(r"(?<![0-9.*])[0-9]{17}[0-9Xx](?![0-9*])")
+#: UUIDs (event and client ids) are random hex: about 3 in 10,000 hold a digit run shaped like
+#: a mobile number (``…-a13812345678``). They are blanked before the patterns run, so a random
+#: id is not reported as personal data (nor can a real number hide inside one: it would not be
+#: a valid UUID's fixed 8-4-4-4-12 shape with the hyphens).
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 PHONE_RE = re.compile(r"(?<![0-9.*])1[3-9][0-9]{9}(?![0-9*])")
 
 #: Content types whose bodies are not text (not scanned).
@@ -61,6 +67,7 @@ def find_personal_data(body: str | bytes, known: Iterable[str] = ()) -> list[str
     itself leak them): ``["id 5329**********123X", "phone 138****1234", ...]``."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
+    body = UUID_RE.sub("<uuid>", body)
     hits = [f"id {_mask(m)}" for m in ID_RE.findall(body)]
     hits += [f"phone {_mask(m)}" for m in PHONE_RE.findall(body)]
     hits += [f"known value {_mask(v)}" for v in known if v and v in body]

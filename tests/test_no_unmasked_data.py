@@ -230,6 +230,10 @@ def test_the_scan_catches_raw_values(client, world):
         ("tel: 13812341234.", 1),
         ("code 53290100100100101 (17 digits) and 25.13812341234", 0),
         ("1764230400000 ms; 100.123456789012345", 0),
+        # a random uuid whose last group looks like a mobile number is an id, not a number...
+        ('{"uuid":"5f0e2c1d-9a7b-4c3e-8d21-a13812341234"}', 0),
+        # ...but a number beside one is still caught
+        ('{"uuid":"5f0e2c1d-9a7b-4c3e-8d21-a1381234123b","tel":"13812341234"}', 1),
     ],
 )
 def test_patterns(body, hits):

@@ -314,7 +314,14 @@ def test_visit_rejections(client, worker, over, status, field):
 
 def test_overview_matches_independent_counts(client, api_engine, worker):
     assert post(client, worker, "/checkins", checkin(worker, kind="out")).status_code == 201
-    assert post(client, worker, "/patrols", patrol(worker)).status_code == 201
+    # a patrol of today in Dali time (UTC+8) whatever the hour the suite runs: at most 40
+    # minutes long, starting no earlier than local midnight
+    now = dt.datetime.now(dt.UTC)
+    midnight = now.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(
+        hour=0, minute=0, second=0, microsecond=0)  # fmt: skip
+    started = max(now - dt.timedelta(minutes=40), midnight)
+    today = patrol(worker, started_at=started.isoformat(), ended_at=now.isoformat())
+    assert post(client, worker, "/patrols", today).status_code == 201
     ev = {"uuid": str(uuid.uuid4()), "category": "public_security", "title": "井盖缺失",
           "lon": worker.lon, "lat": worker.lat}  # fmt: skip
     assert post(client, worker, "/events", ev).status_code == 201
