@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import uuid
+import zipfile
 
 import openpyxl
 import pytest
@@ -230,3 +231,82 @@ def test_hard_cap_cuts_and_says_so(world, monkeypatch):
     assert len(_csv(resp)) == 1 + 2
     assert resp.headers["X-Gridcmd-Export-Truncated"] == "1"
     assert resp.headers["X-Gridcmd-Export-Total"] == "5"
+
+
+BULK = "批量导出"
+BULK_N = 2_500  # more than one fetch batch and one write chunk
+_STARTS = ["=", "+", "-", "@", ""]
+DALI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture()
+def bulk(world):
+    """BULK_N events of 532901 whose titles start with formula characters and whose titles and
+    descriptions hold mobile and ID numbers; deleted afterwards."""
+    _server, eng, _ids = world
+    with eng.begin() as conn:
+        cell = conn.execute(
+            text("SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) "
+                 "AS y FROM grid_cell WHERE level = 6 AND code LIKE :p ORDER BY code LIMIT 1"),
+            {"p": COUNTY + "%"},
+        ).one()  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO event (uuid, category, severity, title, description, location,"
+                " cell_id, status, reported_at, due_at, version, synthetic)"
+                " SELECT gen_random_uuid(), 'dispute', 'low',"
+                " (CAST(:starts AS text[]))[i % 5 + 1] || :m || i"
+                " || ' 电话1381234' || lpad(i::text, 4, '0'),"
+                " '身份证53290119900101' || lpad((i % 1000)::text, 3, '0') || 'X，备用13912345678',"
+                " ST_SetSRID(ST_MakePoint(:x, :y), 4326), :c, 'reported',"
+                " CAST(:now AS timestamptz) - i * interval '1 minute', NULL, 1, true"
+                " FROM generate_series(1, :n) AS i"
+            ),
+            {"starts": _STARTS, "m": BULK, "x": cell.x, "y": cell.y, "c": cell.id,
+             "now": FIXTURE_NOW, "n": BULK_N},
+        )  # fmt: skip
+    yield
+    with eng.begin() as conn:
+        conn.execute(text("DELETE FROM event WHERE title LIKE :p"), {"p": f"%{BULK}%"})
+
+
+def test_large_csv_masks_and_guards_every_row(world, bulk):
+    server, eng, _ids = world
+    resp = signed_in(server, eng, "t_county").get(f"/export/events.csv?q={BULK}&sort=reported_asc")
+    assert resp.status_code == 200
+    assert resp.headers["X-Gridcmd-Export-Rows"] == str(BULK_N)
+    header, *rows = _csv(resp)
+    assert len(rows) == BULK_N
+    col = {h: i for i, h in enumerate(header)}
+    for n, r in enumerate(rows, 1):  # oldest first: i = BULK_N … 1
+        i = BULK_N - n + 1
+        start = _STARTS[i % 5]
+        assert r[col["事件标题"]] == ("'" if start else "") + f"{start}{BULK}{i} 电话138****{i:04d}"
+        assert r[col["描述"]] == f"身份证5329**********{i % 1000:03d}X，备用139****5678"
+        reported = FIXTURE_NOW - dt.timedelta(minutes=i)
+        assert r[col["上报时间"]] == reported.astimezone(DALI).strftime("%Y-%m-%d %H:%M:%S")
+        assert r[col["状态"]] == "已上报" and r[col["超期"]] == "" and r[col["处置时限"]] == ""
+    assert_no_personal_data(resp.get_data(), where="events.csv")
+
+
+def test_large_xlsx_masks_guards_and_has_date_cells(world, bulk):
+    server, eng, _ids = world
+    resp = signed_in(server, eng, "t_county").get(f"/export/events.xlsx?q={BULK}&lang=en")
+    assert resp.status_code == 200
+    assert resp.headers["X-Gridcmd-Export-Rows"] == str(BULK_N)
+    with zipfile.ZipFile(io.BytesIO(resp.get_data())) as z:
+        for name in z.namelist():
+            assert_no_personal_data(z.read(name), where=f"events.xlsx:{name}")
+    ws = openpyxl.load_workbook(io.BytesIO(resp.get_data()), read_only=True)["events"]
+    values = ws.iter_rows(values_only=True)
+    header = next(values)
+    col = {h: i for i, h in enumerate(header)}
+    n = 0
+    for n, r in enumerate(values, 1):  # newest first: i = 1 … BULK_N
+        start = _STARTS[n % 5]
+        title = ("'" if start else "") + f"{start}{BULK}{n} 电话138****{n:04d}"
+        assert r[col["Event title"]] == title
+        reported = (FIXTURE_NOW - dt.timedelta(minutes=n)).astimezone(DALI)
+        assert r[col["Reported at"]] == reported.replace(tzinfo=None)  # a real date cell
+        assert r[col["Status"]] == "Reported" and r[col["Due"]] is None
+    assert n == BULK_N
