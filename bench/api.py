@@ -142,11 +142,12 @@ def _client_events(base: str, items: list[tuple[str, float, float]], seconds: fl
         t_first.append(time.time())
         while time.time() < stop_at:
             token, lon, lat = rng.choice(items)
-            body = {"uuid": str(uuid.uuid4()), "category": "environment",
-                    "severity": "medium", "title": "垃圾堆放未清运",
-                    "description": "[模拟数据] bench.api",
-                    "lon": lon + rng.uniform(-1e-4, 1e-4),
-                    "lat": lat + rng.uniform(-1e-4, 1e-4)}  # fmt: skip
+            category, title = rng.choices(REPORTS, weights=REPORT_WEIGHTS)[0]
+            body = {"uuid": str(uuid.uuid4()), "category": category,
+                    "severity": "medium", "title": title,
+                    "description": "[模拟数据] bench.api", "lon": lon, "lat": lat}  # fmt: skip
+            if category == "dispute":
+                body["difficulty"] = "simple"
             payload = json.dumps(body).encode()
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             t0 = time.perf_counter()
@@ -237,19 +238,34 @@ def drop_tokens(engine, label: str = LABEL) -> None:
         conn.execute(text("DELETE FROM api_token WHERE label LIKE :l"), {"l": label + "%"})
 
 
+#: What the benchmark's phones report: (category, title), weighted like the demo's events
+#: (disputes a third, then social risk, security, environment, ...).
+REPORTS = [("dispute", "邻里纠纷调解"), ("social_risk", "房屋安全隐患"),
+           ("public_security", "治安巡查发现问题"), ("environment", "垃圾堆放未清运"),
+           ("livelihood", "低保申请诉求"), ("rural_revitalisation", "村道损毁"),
+           ("forest_fire", "野外违规用火")]  # fmt: skip
+REPORT_WEIGHTS = [31, 12, 9, 6, 6, 6, 5]
+#: Distinct report locations per worker, spread over the worker's cell.
+POINTS_PER_WORKER = 25
+
+
 def event_items(engine, tokens: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """(worker token, lon, lat) with a point inside each worker's cell."""
+    """(worker token, lon, lat): :data:`POINTS_PER_WORKER` random points inside each worker's
+    cell (fixed seed), so the reports spread over the workers' grids as real ones do — the
+    answer's duplicate lookup (same category within 300 m and 72 h) then meets a realistic
+    density instead of thousands of reports stacked on one point per worker."""
     from sqlalchemy import text
 
     by_id = {w["id"]: w["token"] for w in tokens["workers"]}
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT w.id, ST_X(ST_PointOnSurface(c.geom)) AS x, "
-                "ST_Y(ST_PointOnSurface(c.geom)) AS y FROM grid_worker w "
-                "JOIN grid_cell c ON c.id = w.cell_id WHERE w.id = ANY(:ids)"
+                "SELECT w.id, ST_X(p.geom) AS x, ST_Y(p.geom) AS y FROM grid_worker w "
+                "JOIN grid_cell c ON c.id = w.cell_id "
+                "CROSS JOIN LATERAL ST_Dump(ST_GeneratePoints(c.geom, :n, 532900)) AS p "
+                "WHERE w.id = ANY(:ids)"
             ),
-            {"ids": list(by_id)},
+            {"ids": list(by_id), "n": POINTS_PER_WORKER},
         ).all()
     return [(by_id[r.id], r.x, r.y) for r in rows]
 
