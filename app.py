@@ -20,6 +20,7 @@ Routes besides Dash's own:
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -150,6 +151,30 @@ def _layout_scope() -> str:
         return "0"
 
 
+class _DashSetup:
+    """A ``before_request`` hook, registered ahead of Dash's own, that runs Dash's first-request
+    set-up (``Dash._setup_server``: component script paths, the callback list) once, under a
+    lock, so that every request waits until it is complete.
+
+    Dash marks the set-up done *before* doing it; with gunicorn's threads a second first
+    request then ran on a half-set-up app, and component scripts answered 500 ("not a
+    registered library"), breaking the page at random. Dash's hook finds it done and returns.
+    """
+
+    def __init__(self) -> None:
+        self.app: dash.Dash | None = None
+        self.done = False
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        if self.done or self.app is None:
+            return
+        with self.lock:
+            if not self.done:
+                self.app._setup_server()  # noqa: SLF001 (Dash's own first-request hook)
+                self.done = True
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
     """Build the Dash app (and its Flask server) from ``settings`` (default: environment).
 
@@ -174,6 +199,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
     server.register_error_handler(DBAPIError, _db_error_handler)
     server.register_error_handler(Exception, _unexpected_error_handler)
+    dash_setup = _DashSetup()
+    server.before_request(dash_setup)  # before Dash's hook (see _DashSetup)
 
     app = dash.Dash(
         __name__,
@@ -195,6 +222,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         live_checked=settings.live_on_start,
     )
     register(app, engine, settings)
+    dash_setup.app = app
     server.extensions["gridcmd.dash"] = app  # the registry the authorization tests walk
     return app
 

@@ -153,3 +153,36 @@ def test_layout_shows_the_database_alert_when_a_query_fails(client, monkeypatch)
 
     monkeypatch.setattr(dashboard.layout, "cell_by_code", broken)
     assert ids.DB_ALERT in _layout(client)
+
+
+def test_concurrent_first_requests_wait_for_dash_setup(settings, engine):
+    """Dash finishes setting itself up (component paths, callback list) on a process's first
+    request, but marks it done before it starts: under gunicorn's threads a second first
+    request ran on a half-set-up app, and a component script answered 500 ("not a
+    registered library") — the page broke at random. Every request now waits for the setup."""
+    import threading
+    import time
+
+    app = create_app(settings, engine)
+    slow_scripts = app._generate_scripts_html
+
+    def slow(*args, **kwargs):
+        time.sleep(0.6)  # a setup that takes a while (e.g. a busy machine)
+        return slow_scripts(*args, **kwargs)
+
+    app._generate_scripts_html = slow
+    client = app.server.test_client()
+    suites = "/_dash-component-suites"
+    paths = [f"{suites}/dash_leaflet/dash_leaflet.v1_1_3m1.js",
+             f"{suites}/dash_ag_grid/dash_ag_grid.v35_3_0m1.min.js"]  # fmt: skip
+    codes: dict[str, int] = {}
+
+    def get(path: str) -> None:
+        codes[path] = client.get(path).status_code
+
+    first = threading.Thread(target=get, args=(paths[0],))
+    first.start()
+    time.sleep(0.2)  # the second request arrives while the first one sets Dash up
+    get(paths[1])
+    first.join()
+    assert codes == {paths[0]: 200, paths[1]: 200}
