@@ -779,7 +779,13 @@ def simulate(
     photos and check-ins with worker tokens (synthetic data, tagged [模拟数据])."""
     from pathlib import Path
 
-    from gridcmd.simulate import SimConfig, load_tokens, run_simulation, summary_rows
+    from gridcmd.simulate import (
+        SimConfig,
+        load_tokens,
+        preflight,
+        run_simulation,
+        summary_rows,
+    )
 
     s = get_settings()
     path = Path(tokens) if tokens else s.var_dir / "demo_tokens.json"
@@ -789,6 +795,11 @@ def simulate(
                     tokens=path, events_per_min=events_per_min, photos_every=photos_every,
                     seed=seed)  # fmt: skip
     eng = engine_for(s)
+    try:  # before any traffic: the server answers and knows the tokens
+        tokens_data = load_tokens(path)
+        preflight(base_url, tokens_data)
+    except ValueError as exc:
+        _fail(str(exc))
     err.print(f"simulating {workers:,} workers at {rate:g} fixes/min against {base_url} "
               f"for {duration:g} s (Ctrl-C to stop)", highlight=False)  # fmt: skip
 
@@ -800,7 +811,7 @@ def simulate(
             err.print(f"  {elapsed:5.0f} s  fixes {st.fixes_accepted:,}/{st.fixes_sent:,}  "
                       f"events {st.created['events']:,}", highlight=False)  # fmt: skip
 
-    stats = run_simulation(cfg, eng, load_tokens(path), progress=progress)
+    stats = run_simulation(cfg, eng, tokens_data, progress=progress)
     t = Table(title="simulation summary")
     t.add_column("measure")
     t.add_column("value")

@@ -139,6 +139,35 @@ def load_tokens(path: Path) -> dict[str, Any]:
     return data
 
 
+def preflight(base_url: str, tokens: dict[str, Any], timeout: float = 10.0) -> None:
+    """Check, before any simulated traffic, that the server answers and accepts the tokens
+    file's gateway token and a worker token (one ``GET /api/v1/openapi.json`` each; it needs
+    a token). ``ValueError`` with what is wrong otherwise — a tokens file from another
+    database, revoked tokens, or no server — instead of a run that silently stores nothing."""
+    api = base_url.rstrip("/") + "/api/v1/openapi.json"
+    checks = [("gateway token", tokens["gateway"]["token"])]
+    workers = [w for w in tokens.get("workers", []) if w.get("token")]
+    if workers:
+        checks.append((f"worker token of {workers[0].get('employee_no', '?')}",
+                       workers[0]["token"]))  # fmt: skip
+    with httpx.Client(timeout=timeout) as client:
+        for what, token in checks:
+            try:
+                resp = client.get(api, headers={"Authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                raise ValueError(f"cannot reach {base_url}: {exc} (is the server running?)"
+                                 ) from None  # fmt: skip
+            if resp.status_code in (401, 403):
+                raise ValueError(
+                    f"{base_url} refuses the tokens file's {what} ({resp.status_code}): the "
+                    "file belongs to another database or its tokens were revoked; "
+                    "`gridcmd seed demo --replace` writes new demo tokens, or pass --tokens FILE"
+                )
+            if resp.status_code != 200:
+                raise ValueError(f"{api} answered {resp.status_code}: is this a Grid Command "
+                                 "server?")  # fmt: skip
+
+
 def build_fleet(
     engine: Engine, n: int, tokens: dict[str, Any], rate: float, rng: np.random.Generator
 ) -> Fleet:

@@ -130,3 +130,31 @@ def test_cli_help_and_missing_tokens_file(tmp_path, db_url):
     res = gridcmd("simulate", "--tokens", str(tmp_path / "none.json"), "--duration", "1",
                   env={"DATABASE_URL": db_url})  # fmt: skip
     assert res.returncode == 1 and "tokens file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_refuses_unknown_tokens_and_unreachable_server(tmp_path, sim_engine, live_server):
+    """A tokens file the server does not know (another database's, or revoked) or no server
+    at all: one clear error line before any traffic, not a run that stores nothing."""
+    import json
+
+    from tests.test_cli import gridcmd
+
+    bogus = tmp_path / "tokens.json"
+    bogus.write_text(json.dumps({"gateway": {"token": "gct_" + "x" * 40},
+                                 "workers": []}), encoding="utf-8")  # fmt: skip
+    env = {"DATABASE_URL": str(sim_engine.url.render_as_string(hide_password=False))}
+    res = gridcmd("simulate", "--tokens", str(bogus), "--duration", "5", "--base-url",
+                  live_server, env=env)  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "refuses the tokens file's gateway token (401)" in res.stderr
+    assert "seed demo --replace" in res.stderr and "Traceback" not in res.stderr
+    assert "simulating" not in res.stderr  # stopped before any traffic
+
+    with sim_engine.begin() as conn:
+        good = create_demo_tokens(conn, n_workers=1, label="sim preflight")
+    path = tmp_path / "good.json"
+    path.write_text(json.dumps(good), encoding="utf-8")
+    res = gridcmd("simulate", "--tokens", str(path), "--duration", "1", "--base-url",
+                  "http://127.0.0.1:1", env=env)  # fmt: skip
+    assert res.returncode == 1 and "cannot reach http://127.0.0.1:1" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
