@@ -1,11 +1,18 @@
 """Household locations for the map: ``GET /geo/households.geojson?bbox=minx,miny,maxx,maxy``.
 
 The caller's households (cell in the subtree of ``scope()``, derived server side) inside the
-box as a GeoJSON FeatureCollection whose features carry only ``household_no`` and ``members``
-(no names, ID or phone numbers). At most :data:`MAX_HOUSEHOLDS` per response: a wide view gets
-a stable, spread-out sample (the overlay is clustered; zoom in for every household). gzip and a
-weak ETag through :func:`api.http.cached_body`; bad input is a 400 JSON ``{error, detail,
-field}``.
+box as a GeoJSON FeatureCollection (no names, ID or phone numbers), with ``total``: how many
+households the view holds.
+
+* Up to :data:`MAX_HOUSEHOLDS`: one point per household, properties ``household_no`` and
+  ``members``.
+* More (a wide view): one point per grid (L5) at its label point, properties ``grid``,
+  ``code`` and ``households`` (``aggregate: true``) — true counts, where a sample of
+  households would make the clustered map under-count (``dashboard/assets/households.js``
+  sums ``households`` in its cluster bubbles). The per-grid count is also the cheaper query.
+
+gzip and a weak ETag through :func:`api.http.cached_body`; bad input is a 400 JSON ``{error,
+detail, field}``.
 """
 
 from __future__ import annotations
@@ -19,9 +26,15 @@ from sqlalchemy.engine import Engine
 
 from api.cameras import parse_bbox
 from api.http import bbox_or_400, cached_body
-from geodata.residents import households_in_view
+from geodata.residents import households_by_grid, households_in_view
 
-__all__ = ["HOUSEHOLDS_PATH", "MAX_HOUSEHOLDS", "households_blueprint", "households_geojson"]
+__all__ = [
+    "HOUSEHOLDS_PATH",
+    "MAX_HOUSEHOLDS",
+    "grid_households_geojson",
+    "households_blueprint",
+    "households_geojson",
+]
 
 HOUSEHOLDS_PATH = "/geo/households.geojson"
 MAX_HOUSEHOLDS = 20_000
@@ -55,6 +68,31 @@ def households_geojson(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def grid_households_geojson(grids: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Rows of :func:`geodata.residents.households_by_grid` → a FeatureCollection of grid
+    label points (properties ``aggregate``, ``grid``, ``code``, ``households``)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(g["lon"]), COORD_DIGITS),
+                                    round(float(g["lat"]), COORD_DIGITS)],  # fmt: skip
+                },
+                "properties": {
+                    "aggregate": True,
+                    "grid": str(g["name"]),
+                    "code": str(g["code"]),
+                    "households": int(g["households"]),
+                },
+            }
+            for g in grids
+        ],
+    }
+
+
 def households_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
     """The household route on ``engine``; ``scope()`` gives the caller's jurisdiction path."""
     bp = flask.Blueprint("geo_households", __name__)
@@ -65,10 +103,14 @@ def households_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blue
         if error is not None:
             return error
         with engine.connect() as conn:
-            rows = households_in_view(conn, scope(), bbox, MAX_HOUSEHOLDS)
-        body = json.dumps(
-            households_geojson(rows), ensure_ascii=False, separators=(",", ":")
-        ).encode()
+            grids = households_by_grid(conn, scope(), bbox)
+            total = sum(int(g["households"]) for g in grids)
+            if total <= MAX_HOUSEHOLDS:
+                fc = households_geojson(households_in_view(conn, scope(), bbox, MAX_HOUSEHOLDS))
+            else:
+                fc = grid_households_geojson(grids)
+        fc["total"] = total
+        body = json.dumps(fc, ensure_ascii=False, separators=(",", ":")).encode()
         return cached_body(body, mimetype="application/geo+json", cache_control=CACHE_CONTROL)
 
     return bp

@@ -37,6 +37,7 @@ __all__ = [
 # msgids (English source texts; translations in dashboard/locale/*/messages.po)
 HOUSEHOLDS = "Household locations"
 MEMBERS = "household members"
+HOUSEHOLD_UNIT = "households (unit)"
 LOOKUP = "Population lookup"
 CLOSE = "Close"
 QUERY_HINT = "Name, ID number (full, last 4 or 6) or mobile number (full or last 4)"
@@ -83,7 +84,8 @@ def household_overlay_for(lang: str = DEFAULT_LANG) -> dl.Overlay:
     """The "住户 / Households" overlay of the layers control, off by default. The tooltip
     labels are passed to the JS through the layer's ``hideout``."""
     layer = household_layer()
-    layer.hideout = {"label": t(HOUSEHOLDS, lang), "members": t(MEMBERS, lang)}
+    layer.hideout = {"label": t(HOUSEHOLDS, lang), "members": t(MEMBERS, lang),
+                     "unit": t(HOUSEHOLD_UNIT, lang)}  # fmt: skip
     return dl.Overlay(layer, name=t(HOUSEHOLDS, lang), checked=False)
 
 

@@ -98,3 +98,19 @@ def test_households_overlay_off_by_default_then_drawn(page, live_url, residents)
         " members: 3}, {label: '住户', members: '人'})"
     )
     assert "<img" not in escaped and "&lt;img" in escaped and "3 人" in escaped
+    # a wide view's grid aggregates: bubbles and cluster sums count households, not points
+    drawn = page.evaluate(
+        """() => {
+            const H = gridcmdHouseholds, ll = L.latLng(25.6, 100.2);
+            const leaves = [{properties: {aggregate: true, households: 5, grid: 'g'}},
+                            {properties: {household_no: 'x', members: 3}}];
+            const cluster = H.clusterToLayer({properties: {point_count: 2, cluster_id: 7}}, ll,
+                                             {getLeaves: () => leaves});
+            const grid = H.pointToLayer({properties: {aggregate: true, households: 42,
+                grid: '<b>网格</b>', code: '1'}}, ll, {hideout: {unit: '户'}});
+            return [cluster.options.icon.options.html, grid.options.icon.options.html,
+                    grid.getTooltip().getContent()];
+        }"""
+    )
+    assert drawn[0] == "<span>6</span>" and drawn[1] == "<span>42</span>"
+    assert drawn[2] == "&lt;b&gt;网格&lt;/b&gt; · 42 户"

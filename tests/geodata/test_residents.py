@@ -20,6 +20,7 @@ from geodata.demo.residents import (
 )
 from geodata.residents import (
     classify_query,
+    households_by_grid,
     households_in_view,
     mask_id,
     mask_phone,
@@ -319,3 +320,51 @@ def test_households_in_view(conn, all_rows):
     assert len(households_in_view(conn, PREFECTURE, None, 5)) == 5
     with pytest.raises(ValueError):
         households_in_view(conn, DALI_CITY, (0, 0, 1), 5)
+
+
+def test_households_by_grid_counts_every_household_of_the_view(conn, all_rows):
+    grids = households_by_grid(conn, DALI_CITY)
+    city = _in_city(all_rows)
+    assert grids and set(grids[0]) == {"code", "name", "households", "lon", "lat"}
+    # each grid: the distinct households of its residents (a micro-grid's count in its grid)
+    expected: dict[str, set[str]] = {}
+    for r in city:
+        grid = r["path"].split(".")[4]
+        expected.setdefault(grid, set()).add(r["household_no"])
+    assert {g["code"]: g["households"] for g in grids} == {k: len(v) for k, v in expected.items()}
+    assert sum(g["households"] for g in grids) == len({r["household_no"] for r in city})
+    # the view box and the scope apply; the label point lies in the box it was counted for
+    one = grids[0]
+    box = (one["lon"] - 0.05, one["lat"] - 0.05, one["lon"] + 0.05, one["lat"] + 0.05)
+    near = households_by_grid(conn, DALI_CITY, box)
+    assert 0 < sum(g["households"] for g in near) <= sum(g["households"] for g in grids)
+    assert households_by_grid(conn, OTHER, box) == []
+
+
+def test_households_route_aggregates_a_wide_view_with_true_counts(engine, settings, accounts,
+                                                                  residents, monkeypatch):
+    """More households in the view than the route draws one by one: one point per grid with
+    its true count (a sample would make the clustered map under-count), and ``total``."""
+    import json
+
+    import api.households
+    from app import create_app
+    from tests.conftest import login
+
+    client = create_app(settings, engine).server.test_client()
+    assert login(client, "t_commander").status_code == 303
+    box = "99.0,24.5,101.5,27.0"
+    small = client.get(f"/geo/households.geojson?bbox={box}").get_json()
+    total = small["total"]
+    assert total > 10 and len(small["features"]) == total  # every household, one by one
+    assert set(small["features"][0]["properties"]) == {"household_no", "members"}
+
+    monkeypatch.setattr(api.households, "MAX_HOUSEHOLDS", 10)
+    wide = client.get(f"/geo/households.geojson?bbox={box}").get_json()
+    assert wide["total"] == total
+    props = [f["properties"] for f in wide["features"]]
+    assert all(p["aggregate"] is True and set(p) == {"aggregate", "grid", "code", "households"}
+               for p in props)  # fmt: skip
+    assert sum(p["households"] for p in props) == total
+    assert len(props) < total
+    assert "household_no" not in json.dumps(wide)
