@@ -44,9 +44,10 @@ CACHE_CONTROL = "private, max-age=60"
 COORD_DIGITS = 6
 
 
-def households_geojson(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Rows of :func:`geodata.residents.households_in_view` → a FeatureCollection (Points,
-    properties ``household_no`` and ``members`` only)."""
+def _points(rows: Iterable[Mapping[str, Any]],
+            properties: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """A FeatureCollection of Points at each row's ``lon``/``lat`` (rounded to
+    :data:`COORD_DIGITS`) carrying ``properties(row)``."""
     return {
         "type": "FeatureCollection",
         "features": [
@@ -54,44 +55,28 @@ def households_geojson(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 "type": "Feature",
                 "geometry": {
                     "type": "Point",
-                    "coordinates": [
-                        round(float(r["lon"]), COORD_DIGITS),
-                        round(float(r["lat"]), COORD_DIGITS),
-                    ],
+                    "coordinates": [round(float(r["lon"]), COORD_DIGITS),
+                                    round(float(r["lat"]), COORD_DIGITS)],  # fmt: skip
                 },
-                "properties": {
-                    "household_no": str(r["household_no"]),
-                    "members": int(r["members"]),
-                },
+                "properties": properties(r),
             }
             for r in rows
         ],
     }
 
 
+def households_geojson(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Rows of :func:`geodata.residents.households_in_view` → a FeatureCollection (Points,
+    properties ``household_no`` and ``members`` only)."""
+    return _points(rows, lambda r: {"household_no": str(r["household_no"]),
+                                    "members": int(r["members"])})  # fmt: skip
+
+
 def grid_households_geojson(grids: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Rows of :func:`geodata.residents.households_by_grid` → a FeatureCollection of grid
     label points (properties ``aggregate``, ``grid``, ``code``, ``households``)."""
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(float(g["lon"]), COORD_DIGITS),
-                                    round(float(g["lat"]), COORD_DIGITS)],  # fmt: skip
-                },
-                "properties": {
-                    "aggregate": True,
-                    "grid": str(g["name"]),
-                    "code": str(g["code"]),
-                    "households": int(g["households"]),
-                },
-            }
-            for g in grids
-        ],
-    }
+    return _points(grids, lambda g: {"aggregate": True, "grid": str(g["name"]),
+                                     "code": str(g["code"]), "households": int(g["households"])})
 
 
 def households_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:

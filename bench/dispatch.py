@@ -248,14 +248,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     from bench.api import git_commit
-    from bench.run import BenchError, server_versions
-    from geodata.db import make_engine, normalise_url
-    from gridcmd.settings import Settings
+    from bench.run import database_url, server_versions
+    from geodata.db import make_engine
 
-    url = args.database_url or Settings().database_url
-    if not url:
-        raise BenchError("give --database-url or DATABASE_URL (a database holding the full demo)")
-    url = normalise_url(url)
+    url = database_url(args.database_url, "a database holding the full demo")
     engine = make_engine(url)
     load0 = os.getloadavg()
     try:

@@ -375,14 +375,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     import lxml.etree
     import openpyxl
 
-    from bench.run import BenchError, server_versions
-    from geodata.db import make_engine, normalise_url
-    from gridcmd.settings import Settings
+    from bench.run import database_url, server_versions
+    from geodata.db import make_engine
 
-    url = args.database_url or Settings().database_url
-    if not url:
-        raise BenchError("give --database-url or DATABASE_URL (a database with ≥ 100,000 events)")
-    url = normalise_url(url)
+    url = database_url(args.database_url, "a database with ≥ 100,000 events")
     engine = make_engine(url)
     load0 = os.getloadavg()
     try:

@@ -737,6 +737,18 @@ def keep_marked_sections(path: Path, report: str) -> str:
     return "\n\n".join([report.rstrip(), *kept])
 
 
+def database_url(given: str | None, holding: str):
+    """The benchmark's database: ``--database-url`` else ``DATABASE_URL`` (normalised URL);
+    :class:`BenchError` naming what it must hold (``holding``) when neither is set."""
+    from geodata.db import normalise_url
+    from gridcmd.settings import Settings
+
+    url = given or Settings().database_url
+    if not url:
+        raise BenchError(f"give --database-url or DATABASE_URL ({holding})")
+    return normalise_url(url)
+
+
 def cli_main(run_fn, argv: Sequence[str] | None, parse) -> int:
     """Run a benchmark's ``run_fn(args, argv)`` and print its summary; failures are one
     ``bench: error: ...`` line with exit 2 (shared by the benchmark modules)."""
