@@ -1,6 +1,8 @@
 /* Session end in an open dashboard (docs/security.md): when a same-origin request answers 401
    (idle timeout, absolute lifetime, sign-out elsewhere, disabled account), go to the sign-in
-   page with the current view as `next`, instead of leaving a map that silently stops updating. */
+   page with the current view as `next`, instead of leaving a map that silently stops updating.
+   The caller of a refused request gets an empty 204 instead (the page is leaving): Dash's
+   renderer reads a 401 callback answer's body twice and throws ("body stream already read"). */
 (function () {
   "use strict";
   if (!window.fetch || window.__gridcmdSessionWatch) return;
@@ -17,11 +19,12 @@
   }
   window.fetch = function (input, init) {
     return origFetch.apply(this, arguments).then(function (resp) {
-      if (resp.status === 401 && !leaving && sameOrigin(input)) {
+      if (resp.status !== 401 || !sameOrigin(input)) return resp;
+      if (!leaving) {
         leaving = true;
         location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
       }
-      return resp;
+      return new Response(null, { status: 204 });
     });
   };
 })();

@@ -146,7 +146,12 @@ def test_drill_down_to_a_micro_grid_and_back_up(page, live_url, engine, chain):
             cells = {d["code"] for d in drawn(page) if d["role"] == "cell"}
             assert children(engine, cell["code"]) <= cells, f"children of level {depth + 1}"
             assert str(cell["level"] + 1) in state["levels"]
-    # the selected micro-grid is drawn as a cell, outlined like a selection
+    # the selected micro-grid is drawn as a cell, outlined like a selection (the URL can show
+    # the selection a draw before the outline does: wait for the draw, then check it)
+    page.wait_for_function(
+        f"([code]) => ({DRAWN_JS})().some(d => d.code === code && d.color === '#d9480f')",
+        arg=[chain[5]["code"]], timeout=10_000,
+    )  # fmt: skip
     leaf = next(d for d in drawn(page) if d["code"] == chain[5]["code"])
     assert leaf["color"] == "#d9480f"
     screenshot(page, "map-micro-grid")
