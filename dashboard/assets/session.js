@@ -1,8 +1,9 @@
 /* Session end in an open dashboard (docs/security.md): when a same-origin request answers 401
    (idle timeout, absolute lifetime, sign-out elsewhere, disabled account), go to the sign-in
    page with the current view as `next`, instead of leaving a map that silently stops updating.
-   The caller of a refused request gets an empty 204 instead (the page is leaving): Dash's
-   renderer reads a 401 callback answer's body twice and throws ("body stream already read"). */
+   The caller of a refused request gets no answer at all (a promise that never settles: the
+   page is leaving). Handing Dash's renderer the 401 makes it read the body twice and throw
+   ("body stream already read"); an empty stand-in makes it parse "" as JSON and throw. */
 (function () {
   "use strict";
   if (!window.fetch || window.__gridcmdSessionWatch) return;
@@ -24,7 +25,7 @@
         leaving = true;
         location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
       }
-      return new Response(null, { status: 204 });
+      return new Promise(function () {});
     });
   };
 })();
