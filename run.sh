@@ -108,6 +108,11 @@ missing_packages() {
         echo chromium
         echo chromium-driver
     fi
+    # Playwright's bundled node driver (browser tests) links libatomic.so.1, which a minimal
+    # Debian root lacks: without it every browser test fails to start.
+    if [ "$mode" = test ] && ! pkg_installed libatomic1; then
+        echo libatomic1
+    fi
     # CJK glyphs for browser screenshots of the Chinese UI.
     if [ "$mode" = test ] && ! pkg_installed fonts-wqy-microhei; then
         echo fonts-wqy-microhei
