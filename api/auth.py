@@ -8,7 +8,8 @@ its ``before_request`` gate runs first on every request:
   tokens, its own checks). Everything else, including ``/_dash-layout``,
   ``/_dash-dependencies`` and ``/_dash-update-component``, needs a live session;
 * no session: an HTML page request is redirected to ``/login?next=...``; anything else gets
-  401 JSON ``{"error", "detail"}`` (logged as ``denied``, at most once a minute per IP and path);
+  401 JSON ``{"error", "detail"}`` (logged as ``denied``, at most once a minute per IP, path,
+  account and reason);
 * ``grid_worker`` accounts get 403 (API only); an account that must change its password is
   sent to ``/account/password``; a pending second factor to ``/login/totp``;
 * cookie-authenticated writes must be JSON, and same-origin (CSRF; see docs/security.md).
@@ -171,7 +172,7 @@ class _Auth:
         )
 
     def deny(self, status: int, error: str, detail: str, caller: Caller | None = None):
-        """401/403 JSON, logged as ``denied`` (throttled per IP and path)."""
+        """401/403 JSON, logged as ``denied`` (throttled per IP, path, account and reason)."""
         try:
             with self.engine.begin() as conn:
                 log_denied_throttled(

@@ -45,7 +45,8 @@ def bbox_or_400(parse) -> tuple[object, flask.Response | None]:
 def log_denial(engine, target: str, detail: str = "not found in the caller's jurisdiction") -> None:
     """Record a refused lookup (an id or code the caller may not see, or that does not exist —
     indistinguishable to the caller on purpose) as a ``denied`` security-log entry, at most
-    once a minute per (ip, target). Never raises: logging must not turn a 404 into a 500."""
+    once a minute per (ip, target, account, detail). Never raises: logging must not turn a
+    404 into a 500."""
     from sqlalchemy.exc import DBAPIError
 
     from geodata.security_log import log_denied_throttled

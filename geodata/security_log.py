@@ -55,8 +55,14 @@ def log_denied_throttled(
     target: str,
     detail: str,
 ) -> bool:
-    """Log a ``denied`` entry unless the same (ip, target) was logged in the last minute
-    (keeps a scanner from flooding the log). Returns whether a row was written."""
+    """Log a ``denied`` entry unless the same one was logged in the last minute (keeps a
+    scanner from flooding the log). Returns whether a row was written.
+
+    "The same" is the whole key (ip, target, account id, username, detail): an anonymous 401
+    on a path must not hide a signed-in account's CSRF refusal of that path from the same
+    address (behind a proxy without trusted forwarding every user shares one address), nor
+    one account's refusals another's, nor one reason another. ``detail`` should therefore be
+    the reason's kind (``"403 csrf"``), not free text that varies per request."""
     written = conn.execute(
         text(
             """
@@ -65,7 +71,10 @@ def log_denied_throttled(
             WHERE NOT EXISTS (
                 SELECT 1 FROM security_log
                 WHERE kind = 'denied' AND at > clock_timestamp() - interval '1 minute'
-                  AND ip IS NOT DISTINCT FROM :ip AND target = :t)
+                  AND ip IS NOT DISTINCT FROM :ip AND target = :t
+                  AND account_id IS NOT DISTINCT FROM CAST(:a AS bigint)
+                  AND username IS NOT DISTINCT FROM CAST(:u AS text)
+                  AND detail = :d)
             """
         ),
         {"a": account_id, "u": _cut(username), "ip": _cut(ip), "t": _cut(target),

@@ -78,6 +78,29 @@ def test_csrf_refusals_are_logged(web, engine):
     assert row.username == "t_commander" and "csrf" in row.detail
 
 
+def test_an_anonymous_401_does_not_suppress_a_signed_in_csrf_refusal_log(server, web, engine):
+    # The throttle used to key on (address, path) only: an anonymous request a minute from the
+    # same address (a shared proxy address) kept every user's CSRF refusals out of the log.
+    from sqlalchemy import text
+
+    ip = "10.77.0.2"
+    anon = server.test_client()
+    r = anon.post("/_dash-update-component", data=BODY,
+                  headers={"Content-Type": "application/json"},
+                  environ_base={"REMOTE_ADDR": ip})  # fmt: skip
+    assert r.status_code == 401
+    r = web.post("/_dash-update-component", data=BODY, headers={"Content-Type": "text/plain"},
+                 environ_base={"REMOTE_ADDR": ip})  # fmt: skip
+    assert r.status_code == 403
+    with engine.connect() as c:
+        rows = c.execute(
+            text("SELECT username, detail FROM security_log WHERE kind = 'denied' AND ip = :ip"
+                 " AND at > clock_timestamp() - interval '1 minute' ORDER BY id"), {"ip": ip},
+        ).all()  # fmt: skip
+    assert (None, "401 unauthenticated") in [tuple(r) for r in rows]
+    assert ("t_commander", "403 csrf") in [tuple(r) for r in rows]
+
+
 def test_the_session_cookie_is_samesite_lax(server, accounts):
     from tests.conftest import login
 
