@@ -35,13 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from api.headers import SecurityHeaders
 from dashboard import login as pages
 from dashboard.i18n import normalise_lang
-from geodata.accounts import (
-    AccountError,
-    Caller,
-    authenticate,
-    change_password,
-    verify_password,
-)
+from geodata.accounts import AccountError, AuthFailure, Caller, change_password
 from geodata.security_log import log_denied_throttled, log_security, recent_failures_from
 from geodata.sessions import (
     create_session,
@@ -49,6 +43,7 @@ from geodata.sessions import (
     revoke_session,
     session_caller,
 )
+from geodata.signin import authenticate, check_current_password
 from gridcmd.settings import Settings
 
 __all__ = [
@@ -398,16 +393,23 @@ class _Auth:
             return again([pages.PASSWORDS_DIFFER])
         now = _utcnow()
         with self.engine.begin() as conn:
-            from sqlalchemy import text
-
-            current_hash = conn.execute(
-                text("SELECT password_hash FROM account WHERE id = :id"),
-                {"id": caller.account_id},
-            ).scalar()
-            if not verify_password(current_hash, req.form.get("current", "")):
-                log_security(conn, "login_failed", account_id=caller.account_id,
-                             username=caller.username, ip=req.remote_addr,
-                             detail="wrong current password on password change")  # fmt: skip
+            # Same counter and lock as sign-in: a stolen session cookie cannot guess here.
+            failure = check_current_password(
+                conn, caller.account_id, req.form.get("current", ""), ip=req.remote_addr, now=now
+            )
+            if failure is AuthFailure.LOCKED:
+                # This session (the one guessing, or one acting while the account is locked)
+                # ends; the account signs in again once the lock has run out.
+                revoke_session(conn, req.cookies.get(SESSION_COOKIE), now=now)
+                log_security(
+                    conn, "logout", account_id=caller.account_id, username=caller.username,
+                    ip=req.remote_addr, detail=f"session {caller.session_id} ended: account locked",
+                )  # fmt: skip
+                resp = _html(pages.message_page(lang, pages.CHANGE_PASSWORD,
+                                                pages.LOCKED_SIGNED_OUT), 403)  # fmt: skip
+                self.clear_session_cookie(resp)
+                return resp
+            if failure is not None:
                 return again([pages.WRONG_CURRENT])
             if new == req.form.get("current", ""):
                 return again(["The new password must differ from the current one."])

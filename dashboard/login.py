@@ -26,6 +26,10 @@ NEW_PASSWORD = "New password"  # noqa: S105 (a msgid)
 REPEAT_PASSWORD = "Repeat the new password"  # noqa: S105 (a msgid)
 PASSWORDS_DIFFER = "The two new passwords differ."
 WRONG_CURRENT = "The current password is wrong."
+LOCKED_SIGNED_OUT = (
+    "Too many wrong passwords: the account is temporarily locked and you have been signed out. "
+    "Sign in again later."
+)
 MUST_CHANGE = "You must choose a new password before continuing."
 PASSWORD_CHANGED = "Password changed."  # noqa: S105 (a msgid)
 POLICY_TEXT = (

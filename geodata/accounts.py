@@ -24,7 +24,6 @@ __all__ = [
     "AccountError",
     "AuthFailure",
     "Caller",
-    "authenticate",
     "change_password",
     "account_id_for",
     "check_password_policy",
@@ -307,66 +306,6 @@ def _require_account(conn, username: str) -> int:
     if account_id is None:
         raise AccountError("No account named {username}.", username=username)
     return account_id
-
-
-def authenticate(
-    conn, username: str, password: str, *, ip: str | None, now: dt.datetime
-) -> Caller | AuthFailure:
-    """Check a username and password: the :class:`Caller`, or why not (:class:`AuthFailure`).
-
-    Every outcome is written to the security log. :data:`LOCKOUT_AFTER` consecutive failures
-    lock the account for :data:`LOCKOUT_FOR` (a locked account is refused even with the right
-    password). Unknown usernames cost one hash verification like known ones. The caller
-    commits ``conn``."""
-    username = (username or "").strip()[:64]
-    row = conn.execute(
-        text(
-            """
-            SELECT id, password_hash, active, failed_logins, locked_until FROM account
-            WHERE lower(username) = lower(:u) FOR UPDATE
-            """
-        ),
-        {"u": username},
-    ).first()
-    ok = verify_password(row.password_hash if row else None, password or "")
-    if row is None:
-        log_security(conn, "login_failed", username=username, ip=ip, detail="unknown user")
-        return AuthFailure.BAD_CREDENTIALS
-    if row.locked_until is not None and row.locked_until > now:
-        log_security(
-            conn, "login_failed", account_id=row.id, username=username, ip=ip, detail="locked"
-        )
-        return AuthFailure.LOCKED
-    if not ok:
-        failures = row.failed_logins + 1
-        locked = failures >= LOCKOUT_AFTER
-        conn.execute(
-            text("UPDATE account SET failed_logins = :f, locked_until = :l WHERE id = :id"),
-            {"f": 0 if locked else failures, "l": now + LOCKOUT_FOR if locked else None,
-             "id": row.id},
-        )  # fmt: skip
-        log_security(
-            conn, "login_failed", account_id=row.id, username=username, ip=ip,
-            detail=f"wrong password ({failures} in a row)",
-        )  # fmt: skip
-        if locked:
-            log_security(
-                conn, "lockout", account_id=row.id, username=username, ip=ip,
-                detail=f"{LOCKOUT_AFTER} failures: locked until {(now + LOCKOUT_FOR).isoformat()}",
-            )  # fmt: skip
-        return AuthFailure.BAD_CREDENTIALS
-    if not row.active:
-        log_security(
-            conn, "login_failed", account_id=row.id, username=username, ip=ip, detail="disabled"
-        )
-        return AuthFailure.DISABLED
-    conn.execute(
-        text("UPDATE account SET failed_logins = 0, locked_until = NULL WHERE id = :id"),
-        {"id": row.id},
-    )
-    caller = load_caller(conn, row.id)
-    assert caller is not None
-    return caller
 
 
 def change_password(

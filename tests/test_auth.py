@@ -17,11 +17,11 @@ from geodata.accounts import (
     AccountError,
     AuthFailure,
     Caller,
-    authenticate,
     check_password_policy,
     create_account,
 )
 from geodata.security_log import recent_security_log
+from geodata.signin import authenticate, check_current_password
 from tests.conftest import TEST_PASSWORD, login
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -405,6 +405,84 @@ def test_password_change_ends_the_other_sessions(server, fresh_account):
     assert r.status_code == 200
     assert a.get("/_dash-layout").status_code == 200
     assert b.get("/_dash-layout").status_code == 401
+
+
+def _password_form(client) -> dict[str, str]:
+    page = client.get("/account/password").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page).group(1)
+    return {"csrf_token": csrf, "new": "Guessed-Pass-2027!", "repeat": "Guessed-Pass-2027!"}
+
+
+def test_a_stolen_session_cannot_guess_the_password_on_the_change_form(server, engine,
+                                                                        fresh_account):  # fmt: skip
+    # The attack: a stolen session cookie, and the change form's "current password" check as
+    # an unlimited guessing oracle. Now it shares the sign-in counter and lock.
+    username = fresh_account()
+    thief = server.test_client()
+    assert login(thief, username).status_code == 303
+    form = _password_form(thief)
+    for _ in range(LOCKOUT_AFTER - 1):
+        r = thief.post("/account/password", data={**form, "current": "Wrong-Pass-123"})
+        assert r.status_code == 400 and "当前密码错误" in r.get_data(as_text=True)
+    r = thief.post("/account/password", data={**form, "current": "Wrong-Pass-123"})
+    assert r.status_code == 403 and "锁定" in r.get_data(as_text=True)
+    assert _log(engine, "lockout", username)
+    # The guessing session has ended: even the right password gets nowhere now.
+    assert _cookie(thief) is None
+    r = thief.post("/account/password", data={**form, "current": TEST_PASSWORD})
+    assert r.status_code in (302, 401, 403)
+    assert server.test_client().get("/_dash-layout").status_code == 401
+    # And the account is locked for sign-in too, right password or not.
+    assert login(server.test_client(), username).status_code == 200
+    with engine.connect() as c:
+        locked_until = c.execute(
+            text("SELECT locked_until FROM account WHERE username = :u"), {"u": username}
+        ).scalar()
+    assert locked_until is not None
+
+
+def test_a_locked_account_session_cannot_check_passwords(server, engine, fresh_account):
+    # Another live session of an account locked by sign-in failures cannot use the change
+    # form to test passwords: refused without a check (even the right one), session ended.
+    username = fresh_account()
+    c = server.test_client()
+    assert login(c, username).status_code == 303
+    form = _password_form(c)
+    for _ in range(LOCKOUT_AFTER):
+        login(server.test_client(), username, "Wrong-Pass-123")
+    r = c.post("/account/password", data={**form, "current": TEST_PASSWORD})
+    assert r.status_code == 403 and "锁定" in r.get_data(as_text=True)
+    assert c.get("/_dash-layout").status_code == 401
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT password_hash FROM account WHERE username = :u"), {"u": username}
+        ).scalar()  # unchanged: the guessed password was never set
+    assert login(server.test_client(), username, "Guessed-Pass-2027!").status_code == 200
+
+
+def test_change_form_and_sign_in_failures_share_one_counter(engine, fresh_account):
+    username = fresh_account()
+    now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+    with engine.begin() as c:
+        account_id = c.execute(
+            text("SELECT id FROM account WHERE username = :u"), {"u": username}
+        ).scalar_one()
+        for _ in range(LOCKOUT_AFTER - 2):
+            authenticate(c, username, "Wrong-Pass-123", ip=None, now=now)
+        assert check_current_password(c, account_id, "Wrong-Pass-123", ip=None, now=now) == (
+            AuthFailure.BAD_CREDENTIALS
+        )
+        assert check_current_password(c, account_id, "Wrong-Pass-123", ip=None, now=now) == (
+            AuthFailure.LOCKED
+        )
+        assert authenticate(c, username, TEST_PASSWORD, ip=None, now=now) == AuthFailure.LOCKED
+        later = now + dt.timedelta(minutes=16)
+        assert check_current_password(c, account_id, TEST_PASSWORD, ip=None, now=later) is None
+        # A right current password resets the count, like a sign-in.
+        failed = c.execute(
+            text("SELECT failed_logins FROM account WHERE id = :id"), {"id": account_id}
+        ).scalar()
+        assert failed == 0
 
 
 # ----------------------------------------------------------------------------- roles, scope

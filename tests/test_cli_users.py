@@ -10,7 +10,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from geodata.accounts import AuthFailure, Caller, authenticate
+from geodata.accounts import AuthFailure, Caller
+from geodata.signin import authenticate
 from tests.conftest import TEST_PASSWORD
 
 
