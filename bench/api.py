@@ -46,10 +46,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.run import (
+from bench.common import (
     BenchError,
     cli_main,
     cpu_model,
+    git_commit,
     log,
     md_table,
     mem_total_gb,
@@ -616,16 +617,6 @@ def render(meta: dict[str, str], ev, pos, floor, naive, inproc, live, ev_threads
     return "\n".join(lines)
 
 
-def git_commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                             capture_output=True, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, text=True,
-                               capture_output=True).stdout.strip()  # fmt: skip
-        return rev + (" + uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
 
 # --------------------------------------------------------------------------- main
 
@@ -659,7 +650,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
         ctx = nullcontext(make_engine(url))
         where = f"`--database-url` ({url.render_as_string(hide_password=True)})"
     else:
-        from bench.run import bench_seed, scratch_database, server_url
+        from bench.common import bench_seed, scratch_database, server_url
         from geodata.migrate import upgrade
 
         server, where = server_url()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.auth import DEMO_PASSWORD, DEMO_USER, login_cookie, playwright_cookie
-from bench.run import write_marked_section
+from bench.common import write_marked_section
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, POINT_IN_CELL_JS
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

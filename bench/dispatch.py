@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.run import (
+from bench.common import (
     cli_main,
     cpu_model,
     log,
@@ -247,8 +247,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
-    from bench.api import git_commit
-    from bench.run import database_url, server_versions
+    from bench.common import database_url, git_commit, server_versions
     from geodata.db import make_engine
 
     url = database_url(args.database_url, "a database holding the full demo")

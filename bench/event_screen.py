@@ -45,8 +45,8 @@ from sqlalchemy import text
 
 from bench.api import drop_tokens, event_items, gunicorn, make_tokens, wait_ready
 from bench.auth import login_cookie, playwright_cookie
+from bench.common import BenchError, cli_main, cpu_model, log, md_table, pct, write_marked_section
 from bench.live import Mover
-from bench.run import BenchError, cli_main, cpu_model, log, md_table, pct, write_marked_section
 from geodata.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,8 +46,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.api import git_commit
-from bench.run import cli_main, cpu_model, log, md_table, mem_total_gb, write_marked_section
+from bench.common import (
+    cli_main,
+    cpu_model,
+    git_commit,
+    log,
+    md_table,
+    mem_total_gb,
+    write_marked_section,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -243,7 +250,7 @@ def measure(engine, url: str, runs: int) -> dict:
         n_synthetic = conn.execute(text("SELECT count(*) FROM event WHERE synthetic")).scalar_one()
         scope = conn.execute(text("SELECT path::text FROM grid_cell WHERE level = 1")).scalar_one()
     if n_events < max(SIZES):
-        from bench.run import BenchError
+        from bench.common import BenchError
 
         raise BenchError(f"the database has {n_events:,} events; the benchmark needs "
                          f"{max(SIZES):,} (see docs/event-table.md)")  # fmt: skip
@@ -255,7 +262,7 @@ def measure(engine, url: str, runs: int) -> dict:
         with engine.begin() as conn:
             account = account_id_for(conn, DEMO_USER)
             if account is None:
-                from bench.run import BenchError
+                from bench.common import BenchError
 
                 raise BenchError(f"no account {DEMO_USER!r} (the demo's accounts)")
             token = create_session(conn, account, ip="127.0.0.1", ua="bench.exports", now=now)
@@ -375,7 +382,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> str:
     import lxml.etree
     import openpyxl
 
-    from bench.run import database_url, server_versions
+    from bench.common import database_url, server_versions
     from geodata.db import make_engine
 
     url = database_url(args.database_url, "a database with ≥ 100,000 events")

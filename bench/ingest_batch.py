@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.run import cli_main, cpu_model, write_marked_section
+from bench.common import cli_main, cpu_model, write_marked_section
 
 THREADS = (1, 4, 8, 16)
 TAG = "bench.ingest_batch"

@@ -42,7 +42,7 @@ from bench.auth import (
     login_cookie,
     playwright_cookie,
 )
-from bench.run import write_marked_section
+from bench.common import write_marked_section
 from geodata.db import make_engine
 
 BENCH_DIR = Path(__file__).resolve().parent
