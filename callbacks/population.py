@@ -1,7 +1,10 @@
 """Callbacks of the population lookup (人口信息查询) and the household overlay.
 
 * open/close buttons → the panel's ``hidden``;
-* search button / Enter / previous / next → results table (masked), status, page store;
+* search button / Enter / previous / next → results table (masked), status, page store; a
+  search by ID or phone number (full or a fragment) needs the unmask permission and a reason,
+  and goes through :func:`geodata.residents.search_residents_by_identifier` (rate limit, an
+  ``id_search`` log entry whether it hit or not); a refused one is logged too;
 * a row's "show full" → the reason form for that resident (masked label);
 * confirm → :func:`geodata.residents.unmask_resident` (permission, scope, reason, audit row in
   the same transaction) → the raw values, once; refusals are logged as ``denied``;
@@ -46,11 +49,16 @@ from dashboard.population import (
 )
 from geodata.accounts import Caller, has_permission
 from geodata.residents import (
+    ID_SEARCH_WINDOW_MIN,
+    IDENTIFIER_KINDS,
+    MAX_LIMIT,
+    IdentifierSearchLimited,
     classify_query,
-    mask_id,
-    mask_phone,
+    log_identifier_search_refused,
+    masked_query,
     resident_detail_masked,
     search_residents,
+    search_residents_by_identifier,
     unmask_resident,
 )
 from geodata.security_log import log_security
@@ -77,6 +85,11 @@ MATCHES = "{n} matches · page {page} of {pages}"
 UNKNOWN_RESIDENT = "Unknown resident, or outside your jurisdiction."
 REASON_TOO_SHORT = "Give a reason of at least 4 characters."
 UNMASK_REFUSED = "You are not permitted to see full ID and phone numbers."
+ID_SEARCH_REFUSED = (
+    "Searching by ID or phone number needs the permission to see full numbers: search by name."
+)
+ID_SEARCH_REASON = "Give a reason of at least 4 characters to search by ID or phone number."
+ID_SEARCH_LIMITED = "Too many ID or phone number searches: try again in {minutes} minutes."
 
 
 def _ip() -> str | None:
@@ -123,14 +136,29 @@ def _csv(rows: list[dict[str, Any]], lang: str) -> str:
     return "\ufeff" + buf.getvalue()  # BOM: spreadsheet programs then read UTF-8
 
 
-def _masked_query(query: str) -> str:
-    """The query as it may be logged: ID and phone numbers masked."""
-    kind, q = classify_query(query)
-    if kind == "id":
-        return mask_id(q)
-    if kind == "phone":
-        return mask_phone(q)
-    return q if kind == "name" else "*" * len(q)
+def _lookup(
+    engine: Engine, caller: Caller, query: str, reason: Any, *, limit: int, offset: int
+) -> dict[str, Any] | str:
+    """One page of the lookup for ``caller`` (the query already classified as valid): the
+    result of a name search, or of an identifier search (permission, reason, rate limit and
+    the ``id_search`` entry, committed); a msgid when refused (the refusal is logged).
+    Raises DBAPIError when the database is unavailable."""
+    kind, _ = classify_query(query)
+    if kind not in IDENTIFIER_KINDS:
+        with engine.connect() as conn:
+            return search_residents(conn, caller.scope_path, query, limit=limit, offset=offset)
+    try:
+        with engine.begin() as conn:
+            return search_residents_by_identifier(
+                conn, caller, query, reason if isinstance(reason, str) else "", ip=_ip(),
+                limit=limit, offset=offset,
+            )  # fmt: skip
+    except ValueError:
+        return ID_SEARCH_REASON
+    except PermissionError as exc:
+        with engine.begin() as conn:
+            log_identifier_search_refused(conn, caller, query, exc, ip=_ip())
+        return ID_SEARCH_LIMITED if isinstance(exc, IdentifierSearchLimited) else ID_SEARCH_REFUSED
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
@@ -173,13 +201,15 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.POP_PREV, "n_clicks"),
         Input(ids.POP_NEXT, "n_clicks"),
         State(ids.POP_QUERY, "value"),
+        State(ids.POP_SEARCH_REASON, "value"),
         State(ids.POP_PAGE, "data"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
     def search_population(
-        _search: Any, _submit: Any, _prev: Any, _next: Any, query: Any, store: Any, search: Any
-    ) -> tuple:
+        _search: Any, _submit: Any, _prev: Any, _next: Any, query: Any, reason: Any,
+        store: Any, search: Any,
+    ) -> tuple:  # fmt: skip
         """Query (or the stored query for previous/next) → one page of masked results."""
         lang = lang_from_search(search)
         trig = ctx.triggered_id
@@ -202,14 +232,15 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         except ValueError:
             return _page_outputs(lang, pop_message(t(BAD_QUERY, lang)), "", None, 1, 1, 0)
         try:
-            with engine.connect() as conn:
-                res = search_residents(
-                    conn, caller.scope_path, query, limit=PAGE_SIZE,
-                    offset=(page - 1) * PAGE_SIZE,
-                )  # fmt: skip
+            res = _lookup(
+                engine, caller, query, reason, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
         except DBAPIError as exc:
             log.warning("search_population: database unavailable (%s)", exc.orig)
             return _page_outputs(lang, pop_message(t(DB_UNAVAILABLE, lang)), "", None, 1, 1, 0)
+        if isinstance(res, str):
+            msg = t(res, lang, minutes=ID_SEARCH_WINDOW_MIN)
+            return _page_outputs(lang, pop_message(msg), "", None, 1, 1, 0)
         total = res["total"]
         if total == 0:
             return _page_outputs(lang, pop_message(t(NO_MATCH, lang)), "", None, 1, 1, 0)
@@ -294,11 +325,12 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Output(ids.POP_STATUS, "children", allow_duplicate=True),
         Input(ids.POP_EXPORT, "n_clicks"),
         State(ids.POP_QUERY, "value"),
+        State(ids.POP_SEARCH_REASON, "value"),
         State(ids.POP_PAGE, "data"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
-    def export_population(n_clicks: Any, query: Any, store: Any, search: Any) -> tuple:
+    def export_population(n_clicks: Any, query: Any, reason: Any, store: Any, search: Any) -> tuple:
         """Export → CSV of the searched query's matches in scope (masked; at most
         :data:`EXPORT_MAX` rows), recorded in the security log. The query must be the one
         the results are for (the page store's key)."""
@@ -310,21 +342,23 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if caller is None or not has_permission(caller, "export"):
             return no_update, t(NOT_PERMITTED, lang)
         try:
-            logged = _masked_query(query)
+            logged = masked_query(query)
         except ValueError:
             return no_update, t(BAD_QUERY, lang)
         try:
+            res = _lookup(engine, caller, query, reason, limit=MAX_LIMIT, offset=0)
+            if isinstance(res, str):
+                return no_update, t(res, lang, minutes=ID_SEARCH_WINDOW_MIN)
+            rows = list(res["rows"])
+            while len(rows) < min(res["total"], EXPORT_MAX):
+                more = _lookup(engine, caller, query, reason, limit=MAX_LIMIT, offset=len(rows))
+                if isinstance(more, str):
+                    return no_update, t(more, lang, minutes=ID_SEARCH_WINDOW_MIN)
+                if not more["rows"]:
+                    break
+                rows += more["rows"]
+            rows = rows[:EXPORT_MAX]
             with engine.begin() as conn:
-                res = search_residents(conn, caller.scope_path, query, limit=200, offset=0)
-                rows = list(res["rows"])
-                while len(rows) < min(res["total"], EXPORT_MAX):
-                    more = search_residents(
-                        conn, caller.scope_path, query, limit=200, offset=len(rows)
-                    )["rows"]
-                    if not more:
-                        break
-                    rows += more
-                rows = rows[:EXPORT_MAX]
                 log_security(
                     conn, "export", account_id=_account(caller), username=caller.username,
                     ip=_ip(), target="residents", detail=f"query {logged!r}: {len(rows)} rows",

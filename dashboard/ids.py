@@ -82,6 +82,7 @@ POP_PANEL = "gc-pop-panel"  # the lookup panel (prop `hidden`)
 POP_CLOSE = "gc-pop-close"  # its close button
 POP_QUERY = "gc-pop-query"  # dcc.Input: name prefix, ID (full / last 4 / last 6), phone
 POP_SEARCH = "gc-pop-search"  # search button
+POP_SEARCH_REASON = "gc-pop-search-reason"  # dcc.Input: reason of an ID/phone search (logged)
 POP_STATUS = "gc-pop-status"  # "N matches · page x of y" or a message
 POP_RESULTS = "gc-pop-results"  # the results table (masked values only)
 POP_PAGE = "gc-pop-page"  # dcc.Store {"q", "page"}: the current query and page

@@ -56,6 +56,7 @@ REASON = "Reason (at least 4 characters, recorded in the security log)"
 CONFIRM = "Show full numbers"
 CANCEL = "Cancel unmasking"
 MASKED_NOTE = "ID and phone numbers are masked; showing one in full is recorded."
+SEARCH_REASON = "Reason for an ID or phone number search (recorded)"
 
 #: supercluster options of the household layer: no clusters from zoom 17 on.
 CLUSTER_OPTIONS: dict[str, Any] = {"radius": 60, "maxZoom": 16}
@@ -133,6 +134,16 @@ def population_controls(lang: str = DEFAULT_LANG) -> list[Any]:
                         type="button",
                         className="gc-pop-search",
                     ),  # fmt: skip
+                    # Searching by an identifier discloses whether it exists: the server asks
+                    # for the unmask permission and this reason, and logs every such search.
+                    dcc.Input(
+                        id=ids.POP_SEARCH_REASON,
+                        type="text",
+                        placeholder=t(SEARCH_REASON, lang),
+                        maxLength=200,
+                        autoComplete="off",
+                        className="gc-pop-search-reason",
+                    ),
                 ],
                 className="gc-pop-form",
             ),

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql.base import ischema_names
@@ -595,6 +596,7 @@ class LiveChange(Base):
 SECURITY_KINDS = (
     "login", "login_failed", "lockout", "logout", "session_expired", "denied", "export",
     "unmask", "password_change", "account_change", "second_factor", "roster_change",
+    "id_search", "rate_limit",
 )  # fmt: skip
 
 
@@ -646,6 +648,12 @@ class SecurityLog(Base):
         CheckConstraint(_in("kind", SECURITY_KINDS), name="ck_security_log_kind"),
         Index("ix_security_log_at", "at"),
         Index("ix_security_log_account", "account_id", "at"),
+        Index(
+            "ix_security_log_id_search",
+            "account_id",
+            "at",
+            postgresql_where=text("kind = 'id_search'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -9,6 +9,14 @@ the person; the birth date (digits 7–14 of the ID) is hidden, only the age is 
 
 Every query takes the caller's scope path and only sees residents whose cell is in that
 subtree (``grid_cell.path <@ scope``).
+
+A search by identifier (full ID, its last 4 or 6 characters, a full mobile number or its last
+4 digits) is itself a disclosure: "is 532901197210143097 one of your residents?" answered
+hit / no hit recovers a masked number in a few dozen guesses. So :func:`search_residents`
+answers name searches only, and :func:`search_residents_by_identifier` requires the
+``unmask`` permission and a reason, is rate-limited per account (:data:`ID_SEARCH_LIMIT` in
+:data:`ID_SEARCH_WINDOW_MIN` minutes) and appends an ``id_search`` security-log entry (who,
+the masked query, the number of hits, the reason) whether it hit or not.
 """
 
 from __future__ import annotations
@@ -26,16 +34,23 @@ from geodata.cells import check_scope_path, view_params
 from geodata.security_log import log_security
 
 __all__ = [
+    "ID_SEARCH_LIMIT",
+    "ID_SEARCH_WINDOW_MIN",
+    "IDENTIFIER_KINDS",
+    "IdentifierSearchLimited",
     "MAX_LIMIT",
     "QUERY_MAX",
     "REASON_MIN",
     "classify_query",
     "households_by_grid",
     "households_in_view",
+    "log_identifier_search_refused",
     "mask_id",
     "mask_phone",
+    "masked_query",
     "resident_detail_masked",
     "search_residents",
+    "search_residents_by_identifier",
     "unmask_resident",
 ]
 
@@ -46,6 +61,17 @@ QUERY_MAX = 30
 #: Shortest accepted reason for unmasking, characters (after stripping).
 REASON_MIN = 4
 REASON_MAX = 200
+#: Identifier searches one account may make in :data:`ID_SEARCH_WINDOW_MIN` minutes; the next
+#: one is refused (and a ``rate_limit`` alert is logged, at most once a minute per account).
+ID_SEARCH_LIMIT = 30
+ID_SEARCH_WINDOW_MIN = 15
+#: Query kinds (:func:`classify_query`) that search by an identifier, not by a name.
+IDENTIFIER_KINDS = frozenset({"id", "phone", "last4", "last6"})
+
+
+class IdentifierSearchLimited(PermissionError):
+    """The account made :data:`ID_SEARCH_LIMIT` identifier searches in the window."""
+
 
 # The masking expressions (SQL), used by every query that returns a resident.
 _ID_MASK_SQL = (
@@ -131,15 +157,157 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
+def masked_query(query: str) -> str:
+    """``query`` as it may be logged or shown: a full ID or phone number masked like a record
+    (:func:`mask_id`, :func:`mask_phone`), the last 6 of an ID reduced to the last 4 that the
+    mask shows anyway; a name as typed. ValueError like :func:`classify_query`."""
+    kind, q = classify_query(query)
+    if kind == "id":
+        return mask_id(q)
+    if kind == "phone":
+        return mask_phone(q)
+    if kind == "last6":
+        return "**" + q[-4:]
+    return q
+
+
 def search_residents(
     conn: Connection, scope_path: str, query: str, *, limit: int = 20, offset: int = 0
 ) -> dict[str, Any]:
-    """Residents of the scope matching ``query`` (see :func:`classify_query`), by name.
+    """Residents of the scope whose name starts with ``query``.
 
     Returns ``{"total": n, "rows": [...]}``; each row ``{id, name, id_masked, phone_masked,
     gender, household_no, cell_code, cell_name, synthetic}`` — masked values only (masked in
-    SQL: the raw numbers are never fetched). ``total`` counts every match of the scope."""
+    SQL: the raw numbers are never fetched). ``total`` counts every match of the scope.
+
+    An identifier query (see :func:`classify_query`) raises PermissionError: it must go
+    through :func:`search_residents_by_identifier` (permission, reason, rate limit, log)."""
     check_scope_path(scope_path)
+    kind, _ = classify_query(query)
+    if kind in IDENTIFIER_KINDS:
+        raise PermissionError("searching by ID or phone number needs the unmask permission")
+    return _search(conn, scope_path, query, limit=limit, offset=offset)
+
+
+def search_residents_by_identifier(
+    conn: Connection,
+    caller: Caller,
+    query: str,
+    reason: str,
+    *,
+    ip: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Residents of the caller's scope matching an identifier ``query`` (full ID, last 4/6 of
+    an ID, full mobile number, last 4 digits), masked, as :func:`search_residents`.
+
+    Needs the ``unmask`` permission (PermissionError) and a reason of :data:`REASON_MIN` to
+    :data:`REASON_MAX` characters (ValueError); a name query is a ValueError (use
+    :func:`search_residents`). At most :data:`ID_SEARCH_LIMIT` searches per account in
+    :data:`ID_SEARCH_WINDOW_MIN` minutes: the next raises :class:`IdentifierSearchLimited`
+    (log the alert with :func:`log_identifier_search_refused` in a transaction of its own).
+    Appends an ``id_search`` security-log entry (the masked query, the hit count, the reason)
+    in the transaction of ``conn``, hit or not: commit it for the entry to stay."""
+    if not has_permission(caller, "unmask"):
+        raise PermissionError("searching by ID or phone number needs the unmask permission")
+    kind, _ = classify_query(query)
+    if kind not in IDENTIFIER_KINDS:
+        raise ValueError("not an ID or phone number query")
+    reason = _check_reason(reason)
+    check_scope_path(caller.scope_path)
+    _check_int("limit", limit, 1, MAX_LIMIT)
+    _check_int("offset", offset, 0, 10_000_000)
+    account, username = _account_key(caller)
+    # One identifier search of an account at a time: the count below cannot be raced past.
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('gridcmd.id_search'), hashtext(:u))"),
+        {"u": f"{account}:{username}"},
+    )
+    who = "account_id = :a" if account is not None else "account_id IS NULL AND username = :u"
+    used = conn.execute(
+        text(
+            "SELECT count(*) FROM security_log WHERE kind = 'id_search' AND "
+            + who
+            + " AND at > clock_timestamp() - make_interval(mins => :m)"
+        ),
+        {"a": account, "u": username, "m": ID_SEARCH_WINDOW_MIN},
+    ).scalar_one()
+    if used >= ID_SEARCH_LIMIT:
+        raise IdentifierSearchLimited(
+            f"{ID_SEARCH_LIMIT} ID or phone searches in {ID_SEARCH_WINDOW_MIN} minutes: "
+            "try again later"
+        )
+    res = _search(conn, caller.scope_path, query, limit=limit, offset=offset)
+    log_security(
+        conn,
+        "id_search",
+        account_id=account,
+        username=username,
+        ip=ip,
+        target="residents",
+        detail=f"{kind} {masked_query(query)}: {res['total']} hits; reason: {reason}",
+    )
+    return res
+
+
+def log_identifier_search_refused(
+    conn: Connection, caller: Caller | None, query: str, exc: Exception, *, ip: str | None = None
+) -> None:
+    """Log a refused identifier search (in its own transaction: the search's rolled back):
+    a ``rate_limit`` alert for :class:`IdentifierSearchLimited` (at most one a minute per
+    account), else a ``denied`` entry with the masked query."""
+    account, username = _account_key(caller) if caller else (None, None)
+    try:
+        shown = masked_query(query)
+    except ValueError:
+        shown = "?"
+    if isinstance(exc, IdentifierSearchLimited):
+        conn.execute(
+            text(
+                """
+                INSERT INTO security_log (kind, account_id, username, ip, target, detail)
+                SELECT 'rate_limit', :a, :u, :ip, 'residents', :d
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM security_log
+                    WHERE kind = 'rate_limit' AND target = 'residents'
+                      AND account_id IS NOT DISTINCT FROM :a
+                      AND username IS NOT DISTINCT FROM :u
+                      AND at > clock_timestamp() - interval '1 minute')
+                """
+            ),
+            {"a": account, "u": username, "ip": ip,
+             "d": f"identifier search limit reached ({ID_SEARCH_LIMIT} in "
+                  f"{ID_SEARCH_WINDOW_MIN} min); refused: {shown}"},
+        )  # fmt: skip
+        return
+    log_security(
+        conn,
+        "denied",
+        account_id=account,
+        username=username,
+        ip=ip,
+        target="residents",
+        detail=f"identifier search refused ({exc}): {shown}",
+    )
+
+
+def _account_key(caller: Caller) -> tuple[int | None, str]:
+    return (caller.account_id if caller.account_id > 0 else None), caller.username
+
+
+def _check_reason(reason: Any) -> str:
+    reason = " ".join(str(reason or "").split())
+    if len(reason) < REASON_MIN:
+        raise ValueError(f"give a reason of at least {REASON_MIN} characters")
+    if len(reason) > REASON_MAX:
+        raise ValueError(f"the reason is longer than {REASON_MAX} characters")
+    return reason
+
+
+def _search(
+    conn: Connection, scope_path: str, query: str, *, limit: int, offset: int
+) -> dict[str, Any]:
     kind, q = classify_query(query)
     _check_int("limit", limit, 1, MAX_LIMIT)
     _check_int("offset", offset, 0, 10_000_000)
@@ -213,11 +381,7 @@ def unmask_resident(
     """
     if not has_permission(caller, "unmask"):
         raise PermissionError("you are not permitted to see full ID and phone numbers")
-    reason = " ".join(str(reason or "").split())
-    if len(reason) < REASON_MIN:
-        raise ValueError(f"give a reason of at least {REASON_MIN} characters")
-    if len(reason) > REASON_MAX:
-        raise ValueError(f"the reason is longer than {REASON_MAX} characters")
+    reason = _check_reason(reason)
     if isinstance(resident_id, bool) or not isinstance(resident_id, int):
         raise ValueError(f"resident id must be an integer, not {resident_id!r}")
     check_scope_path(caller.scope_path)

@@ -339,7 +339,8 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
         "toggle_population": [("gc-pop-open.n_clicks", {"gc-pop-open.n_clicks": 1,
                                                          "gc-pop-panel.hidden": True})],
         "search_population": [
-            ("gc-pop-search.n_clicks", {"gc-pop-search.n_clicks": 1, "gc-pop-query.value": q})
+            ("gc-pop-search.n_clicks", {"gc-pop-search.n_clicks": 1, "gc-pop-query.value": q,
+                                         "gc-pop-search-reason.value": "matrix probe"})
             for q in (f"CANARY-RES-{county}", f"{county}19800101123X", "123X")
         ],
         "unmask_form": [

@@ -125,7 +125,8 @@ def _post(client, world, name, values, trigger) -> Any:
 def _search(client, world, query: str) -> Any:
     return _post(
         client, world, "search_population",
-        {f"{ids.POP_SEARCH}.n_clicks": 1, f"{ids.POP_QUERY}.value": query},
+        {f"{ids.POP_SEARCH}.n_clicks": 1, f"{ids.POP_QUERY}.value": query,
+         f"{ids.POP_SEARCH_REASON}.value": "核实 走访 对象"},
         f"{ids.POP_SEARCH}.n_clicks",
     )  # fmt: skip
 

@@ -83,9 +83,13 @@ def _in(raw, scope):
     return [r for r in raw if r["path"].startswith(scope + ".")]
 
 
-def _search(cbs, query, store=None, trigger=ids.POP_SEARCH, search=None):
+#: The reason typed beside an ID/phone search (required for it; logged with it).
+REASON = "核实 走访 对象"
+
+
+def _search(cbs, query, store=None, trigger=ids.POP_SEARCH, search=None, reason=REASON):
     set_triggered(f"{trigger}.n_clicks")
-    return cbs["search_population"](1, 0, 0, 0, query, store, search)
+    return cbs["search_population"](1, 0, 0, 0, query, reason, store, search)
 
 
 def test_registered_callbacks(cbs):
@@ -256,8 +260,9 @@ def test_export_is_masked_and_logged(cbs, engine, raw, secrets_, as_caller):
     set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     store = _search(cbs, surname)[2]
     set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    assert cbs["export_population"](1, surname + "x", store, None) == (no_update, no_update)
-    data, _status = cbs["export_population"](1, surname, store, None)
+    assert cbs["export_population"](1, surname + "x", "", store, None) == (
+        no_update, no_update)  # fmt: skip
+    data, _status = cbs["export_population"](1, surname, "", store, None)
     _clean(data, secrets_)
     rows = list(csv.reader(io.StringIO(data["content"].lstrip("\ufeff"))))
     expected = [r for r in _in(raw, DALI_CITY) if r["name"].startswith(surname)]
@@ -274,13 +279,17 @@ def test_export_logs_a_masked_query_and_refuses_workers(cbs, engine, raw, secret
     set_triggered(f"{ids.POP_EXPORT}.n_clicks")
     store = _search(cbs, r["phone"])[2]
     set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    data, _ = cbs["export_population"](1, r["phone"], store, None)
+    data, _ = cbs["export_population"](1, r["phone"], REASON, store, None)
     _clean(data, secrets_)
-    (log,) = _log_after(engine, before)
+    logs = _log_after(engine, before)
+    # The search and the export's own run of it are identifier searches: logged as such.
+    assert [x["kind"] for x in logs] == ["id_search", "id_search", "export"]
+    log = logs[-1]
     assert r["phone"] not in log["detail"] and mask_phone(r["phone"]) in log["detail"]
+    assert r["phone"] not in repr(logs) and all(REASON in x["detail"] for x in logs[:2])
     as_caller("grid_worker", PREFECTURE)
-    assert cbs["export_population"](1, r["phone"], store, None)[0] is no_update
-    assert cbs["export_population"](1, None, None, None) == (no_update, no_update)
+    assert cbs["export_population"](1, r["phone"], REASON, store, None)[0] is no_update
+    assert cbs["export_population"](1, None, None, None, None) == (no_update, no_update)
 
 
 def test_household_layer_url(cbs):
@@ -291,3 +300,79 @@ def test_household_layer_url(cbs):
     assert cbs["household_layer_url"](view, ["Households"]) == url
     assert cbs["household_layer_url"]({"bounds": "x"}, ["住户"]) is no_update
     assert cbs["household_layer_url"](None, None) is no_update
+
+
+# ------------------------------------------------------- identifier searches (the oracle)
+
+
+def _guesses(r: dict) -> list[str]:
+    """An attacker's guesses at a masked resident's numbers (the true ones among them)."""
+    idn, phone = r["id_number"], r["phone"]
+    return (
+        [f"{d}{idn[-5:]}" for d in "0123456789"]  # last 6: the birth day's last digit
+        + [idn[:12] + f"{d}" + idn[13:] for d in "0123456789"]  # full ID
+        + [phone[:5] + f"{d}" + phone[6:] for d in "0123456789"]  # full mobile number
+        + [idn[-4:], phone[-4:]]  # last 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "can_unmask"),
+    [("dispatcher", True), ("auditor", False), ("supervisor", False), ("department", False),
+     ("commander", False)],
+)  # fmt: skip
+def test_masked_numbers_cannot_be_enumerated_through_search(
+    cbs, engine, raw, secrets_, as_caller, role, can_unmask
+):
+    """Issue 12's attack through the lookup panel: as a role without the unmask permission,
+    search a name (masked ID shown), then guess the hidden digits and watch hit / no hit.
+    Every guess gets the same refusal, and every one is in the security log."""
+    as_caller(role, PREFECTURE, can_unmask=can_unmask)
+    r = _in(raw, DALI_CITY)[0]
+    named = _search(cbs, r["name"])
+    assert mask_id(r["id_number"]) in repr(named[0])  # what the attacker starts from
+    before = _max_log(engine)
+    guesses = _guesses(r)
+    answers = {repr(_search(cbs, g, search="?lang=en")) for g in guesses}
+    assert len(answers) == 1, "the answer depends on the guess: an oracle"
+    (answer,) = answers
+    assert "search by name" in answer and "gc-pop-table" not in answer
+    logs = _log_after(engine, before)
+    assert len(logs) == len(guesses) and {x["kind"] for x in logs} == {"denied"}
+    assert r["id_number"] not in repr(logs) and r["phone"] not in repr(logs)
+
+
+def test_identifier_search_needs_a_reason_in_the_panel(cbs, engine, raw, secrets_, as_caller):
+    as_caller("commander", PREFECTURE)
+    r = _in(raw, DALI_CITY)[0]
+    before = _max_log(engine)
+    out = _search(cbs, r["id_number"], reason="", search="?lang=en")
+    assert "Give a reason of at least 4 characters to search" in repr(out[0]) and out[2] is None
+    assert _log_after(engine, before) == []
+    out = _search(cbs, r["id_number"])
+    assert mask_id(r["id_number"]) in repr(out[0])
+    (log,) = _log_after(engine, before)
+    assert log["kind"] == "id_search" and "1 hits" in log["detail"]
+    _clean(out, secrets_)
+
+
+def test_identifier_searches_are_rate_limited_per_account(
+    cbs, engine, raw, secrets_, as_caller, monkeypatch
+):
+    from geodata import residents
+
+    monkeypatch.setattr(residents, "ID_SEARCH_LIMIT", 3)
+    with caller_override() as use:
+        use(Caller(0, "t-limit-" + str(_max_log(engine)), "Test", "commander", PREFECTURE,
+                   can_unmask=True))  # fmt: skip
+        r = _in(raw, DALI_CITY)[0]
+        for _ in range(3):
+            assert mask_phone(r["phone"]) in repr(_search(cbs, r["phone"])[0])
+        before = _max_log(engine)
+        out = _search(cbs, r["phone"], search="?lang=en")
+        assert "Too many ID or phone number searches" in repr(out[0])
+        assert "gc-pop-table" not in repr(out[0])
+        (alert,) = _log_after(engine, before)
+        assert alert["kind"] == "rate_limit"
+        # A name search is not limited.
+        assert "gc-pop-table" in repr(_search(cbs, r["name"])[0])

@@ -19,13 +19,18 @@ from geodata.demo.residents import (
     seed_residents,
 )
 from geodata.residents import (
+    ID_SEARCH_LIMIT,
+    IdentifierSearchLimited,
     classify_query,
     households_by_grid,
     households_in_view,
+    log_identifier_search_refused,
     mask_id,
     mask_phone,
+    masked_query,
     resident_detail_masked,
     search_residents,
+    search_residents_by_identifier,
     unmask_resident,
 )
 from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
@@ -70,8 +75,11 @@ def all_rows(engine, residents):
         ]
 
 
-def _caller(role="commander", scope=DALI_CITY, can_unmask=True, account_id=0) -> Caller:
-    return Caller(account_id, f"t-{role}", "Test", role, scope, can_unmask=can_unmask)
+def _caller(
+    role="commander", scope=DALI_CITY, can_unmask=True, account_id=0, username=None
+) -> Caller:
+    name = username or f"t-{role}"
+    return Caller(account_id, name, "Test", role, scope, can_unmask=can_unmask)
 
 
 # ----------------------------------------------------------------------------- generator
@@ -190,22 +198,144 @@ def test_search_by_name_prefix_in_scope_only(conn, all_rows):
     assert "id_number" not in res["rows"][0] and "phone" not in res["rows"][0]
     _no_raw(res["rows"], [r["id_number"] for r in all_rows] + [r["phone"] for r in all_rows])
     other = [r for r in all_rows if r["path"].startswith(OTHER + ".")][0]
-    assert search_residents(conn, DALI_CITY, other["id_number"])["total"] == 0
-    assert search_residents(conn, OTHER, other["id_number"])["total"] == 1
+    by_id = search_residents_by_identifier
+    assert by_id(conn, _caller(scope=DALI_CITY), other["id_number"], REASON)["total"] == 0
+    assert by_id(conn, _caller(scope=OTHER), other["id_number"], REASON)["total"] == 1
+
+
+REASON = "核实 走访 对象"
 
 
 def test_search_by_id_and_phone(conn, all_rows):
     r = _in_city(all_rows)[3]
+    city, pref = _caller(scope=DALI_CITY), _caller(scope=PREFECTURE)
     for q in (r["id_number"], r["id_number"][-4:], r["id_number"][-6:], r["phone"],
               r["phone"][-4:]):  # fmt: skip
-        res = search_residents(conn, DALI_CITY, q, limit=200)
+        res = search_residents_by_identifier(conn, city, q, REASON, limit=200)
         assert r["id"] in [x["id"] for x in res["rows"]], q
         hit = next(x for x in res["rows"] if x["id"] == r["id"])
         assert hit["id_masked"] == mask_id(r["id_number"])
         assert hit["phone_masked"] == mask_phone(r["phone"])
-    full = search_residents(conn, DALI_CITY, r["id_number"])
+    full = search_residents_by_identifier(conn, city, r["id_number"], REASON)
     assert [x["id"] for x in full["rows"]] == [r["id"]]
-    assert search_residents(conn, PREFECTURE, r["id_number"].lower())["total"] == 1
+    lower = search_residents_by_identifier(conn, pref, r["id_number"].lower(), REASON)
+    assert lower["total"] == 1
+
+
+# ------------------------------------------------------- identifier searches (the oracle)
+
+
+def _candidates(r: dict) -> list[str]:
+    """What an attacker who sees ``5329**********3097`` tries: last-6 guesses (the birth
+    day's last digit varied), full-ID guesses (birth-day digits varied), phone guesses (a
+    hidden digit varied) and the last 4 of the phone; the true values among them."""
+    idn, phone = r["id_number"], r["phone"]
+    out = [f"{d}{idn[-5:]}" for d in "0123456789"]
+    out += [idn[:12] + f"{d}" + idn[13:] for d in "0123456789"]
+    out += [phone[:5] + f"{d}" + phone[6:] for d in "0123456789"]
+    out.append(phone[-4:])
+    return out
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        _caller(role="dispatcher"),
+        _caller(role="auditor"),
+        _caller(role="supervisor"),
+        _caller(role="department"),
+        _caller(can_unmask=False),  # the role may unmask, the account may not
+    ],
+)
+def test_masked_numbers_cannot_be_enumerated_without_unmask(conn, all_rows, caller):
+    """The attack of issue 12: guess the hidden digits of a masked ID or phone number and
+    watch hit / no hit. Every guess must get the same refusal, whichever function is used."""
+    r = _in_city(all_rows)[0]
+    answers = set()
+    for guess in _candidates(r):
+        for search in (
+            lambda q: search_residents(conn, caller.scope_path, q, limit=200),
+            lambda q: search_residents_by_identifier(conn, caller, q, REASON, limit=200),
+        ):
+            try:
+                res = search(guess)
+            except PermissionError as exc:
+                answers.add(str(exc))
+            else:
+                answers.add(f"total={res['total']}")
+    assert len(answers) == 1 and not next(iter(answers)).startswith("total="), answers
+
+
+def test_name_search_cannot_be_narrowed_by_identifier_fragments(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    for q in (r["name"] + r["id_number"][-4:], r["name"][0] + "3097", r["name"] + " 1234"):
+        with pytest.raises((ValueError, PermissionError)):
+            search_residents(conn, DALI_CITY, q)
+
+
+def test_identifier_search_is_logged_hit_or_miss(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    before = _last_log_id(conn)
+    caller = _caller(scope=DALI_CITY)
+    hit = search_residents_by_identifier(conn, caller, r["id_number"], REASON, ip="10.0.0.2")
+    wrong = r["id_number"][:-1] + ("0" if r["id_number"][-1] != "0" else "1")
+    miss = search_residents_by_identifier(conn, caller, wrong, REASON)
+    assert hit["total"] == 1 and miss["total"] == 0
+    rows = _log_rows(conn, before)
+    assert [x["kind"] for x in rows] == ["id_search", "id_search"]
+    assert rows[0]["username"] == "t-commander" and rows[0]["ip"] == "10.0.0.2"
+    assert rows[0]["target"] == "residents"
+    assert mask_id(r["id_number"]) in rows[0]["detail"] and "1 hits" in rows[0]["detail"]
+    assert "0 hits" in rows[1]["detail"] and REASON in rows[1]["detail"]
+    assert r["id_number"] not in repr(rows)
+
+
+def test_identifier_search_needs_a_reason_and_an_identifier(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    before = _last_log_id(conn)
+    for reason in ("", "  ", "abc", None):
+        with pytest.raises(ValueError, match="reason"):
+            search_residents_by_identifier(conn, _caller(), r["phone"], reason)
+    with pytest.raises(ValueError, match="not an ID"):
+        search_residents_by_identifier(conn, _caller(), r["name"], REASON)
+    assert _log_rows(conn, before) == []
+
+
+def test_identifier_search_is_rate_limited_with_one_alert(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    caller = _caller(username="t-ratelimit")
+    for _ in range(ID_SEARCH_LIMIT):
+        search_residents_by_identifier(conn, caller, r["phone"][-4:], REASON)
+    before = _last_log_id(conn)
+    for _ in range(3):
+        with conn.begin_nested(), pytest.raises(IdentifierSearchLimited) as info:
+            search_residents_by_identifier(conn, caller, r["phone"], REASON)
+        log_identifier_search_refused(conn, caller, r["phone"], info.value)
+    rows = _log_rows(conn, before)
+    assert [x["kind"] for x in rows] == ["rate_limit"]  # one alert a minute, not a flood
+    assert rows[0]["username"] == "t-ratelimit" and mask_phone(r["phone"]) in rows[0]["detail"]
+    assert r["phone"] not in rows[0]["detail"]
+    # Another account is not limited by this one.
+    assert search_residents_by_identifier(conn, _caller(), r["phone"], REASON)["total"] >= 1
+
+
+def test_refused_identifier_search_is_logged_masked(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    before = _last_log_id(conn)
+    caller = _caller(role="dispatcher")
+    with pytest.raises(PermissionError) as info:
+        search_residents_by_identifier(conn, caller, r["id_number"], REASON)
+    log_identifier_search_refused(conn, caller, r["id_number"], info.value)
+    (row,) = _log_rows(conn, before)
+    assert row["kind"] == "denied" and mask_id(r["id_number"]) in row["detail"]
+    assert r["id_number"] not in repr(row)
+
+
+def test_masked_query():
+    assert masked_query("532901197210143097") == "5329**********3097"
+    assert masked_query("13812345678") == "138****5678"
+    assert masked_query("143097") == "**3097" and masked_query("3097") == "3097"
+    assert masked_query("王") == "王"
 
 
 def test_search_pagination(conn, all_rows):
