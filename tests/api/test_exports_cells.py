@@ -22,6 +22,7 @@ from api.exports import _csv_lines, _xlsx_file, guard_cell, row_cells
 from dashboard.event_table import SEVERITY_MSGIDS, export_header, export_values
 from geodata.event_table import ROW_KEYS
 from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES, PRIORITIES
+from geodata.safe_text import needs_formula_guard
 
 UTC = dt.UTC
 AWKWARD = [
@@ -136,7 +137,31 @@ def test_row_cells_guard_every_text_column():
     times = {"reported_at": None, "due_at": None, "supervised_at": None}
     row = {k: "=1+1" for k in ROW_KEYS} | times | {"uuid": "=abcdef0123"}
     for v in row_cells("zh")(row):
-        assert v == "" or not v.startswith(("=", "+", "-", "@", "\t", "\r")), v
+        assert v == "" or not needs_formula_guard(v), v
+
+
+#: Formulas hidden behind leading white space, a line break or an invisible character.
+HIDDEN_FORMULAS = [' =HYPERLINK("http://x.invalid","点我")', "\n=cmd|' /C calc'!A0",
+                   "\t=1+1", "\r\n@SUM(A1)", "\u3000-2", "\u202a=1"]  # fmt: skip
+
+
+def test_formulas_behind_leading_white_space_are_guarded_in_csv_and_xlsx():
+    # The attack: a title " =HYPERLINK(...)" or "\n=cmd" passed the old first-character check
+    # and reached the spreadsheet as a formula.
+    rows = [_rows(1)[0] | {"title": f, "description": f, "subcategory": f, "assignee": f}
+            for f in HIDDEN_FORMULAS]  # fmt: skip
+    keys = ("title", "description", "subcategory", "assignee")
+    cells = row_cells("zh", text_times=True)
+    body = "".join(_csv_lines(export_header("zh"), (cells(r) for r in rows)))
+    parsed = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"), newline="")))[1:]
+    for f, got in zip(HIDDEN_FORMULAS, parsed, strict=True):
+        for key in keys:
+            assert got[ROW_KEYS.index(key)] == "'" + f
+    with _xlsx_file(export_header("zh"), (row_cells("zh")(r) for r in rows)) as fh:
+        ws = openpyxl.load_workbook(fh)["events"]
+    for f, got in zip(HIDDEN_FORMULAS, ws.iter_rows(min_row=2), strict=True):
+        assert all(c.data_type != "f" for c in got)
+        assert got[ROW_KEYS.index("title")].value == "'" + f
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -178,7 +203,7 @@ def test_xlsx_cells_read_back_with_real_dates_and_no_formulas():
         assert c.value == export_values(r, "en")[at]  # naive Dali local time, to the second
         assert all(x.data_type != "f" for x in row)
         title = row[ROW_KEYS.index("title")].value or ""
-        assert not title.startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert not needs_formula_guard(title)
 
 
 def test_xlsx_drops_characters_xml_cannot_hold():
