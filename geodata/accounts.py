@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,6 +33,7 @@ __all__ = [
     "enrol_totp",
     "has_permission",
     "hash_password",
+    "list_accounts",
     "load_caller",
     "reset_password",
     "set_role",
@@ -457,3 +459,27 @@ def enrol_totp(conn, account_id: int, secret: str, code: str, *, now: dt.datetim
             {"s": secret, "id": account_id},
         )
     return bool(ok)
+
+
+def list_accounts(conn, *, within: str | None = None) -> list[Any]:
+    """Every account, for administration (``gridcmd user list``), ordered by jurisdiction path,
+    role and username. Rows: ``username, display_name, role, code`` (of the jurisdiction cell),
+    ``active, synthetic, must_change_password``, ``totp`` (a second factor is enrolled) and
+    ``locked`` (locked out at the database's ``now()``). ``within``: only the accounts whose
+    jurisdiction lies in the subtree of the cell with this code (none for an unknown code)."""
+    return list(
+        conn.execute(
+            text(
+                """
+                SELECT a.username, a.display_name, a.role, c.code, a.active, a.synthetic,
+                       a.must_change_password, a.totp_secret IS NOT NULL AS totp,
+                       a.locked_until > now() AS locked
+                FROM account a JOIN grid_cell c ON c.id = a.jurisdiction_cell_id
+                WHERE CAST(:cell AS text) IS NULL
+                   OR c.path <@ (SELECT path FROM grid_cell WHERE code = :cell)
+                ORDER BY c.path, a.role, a.username
+                """
+            ),
+            {"cell": within},
+        ).all()
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuid_mod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "FieldResult",
     "check_not_future",
     "check_replay",
+    "on_duty_workers",
     "parse_time",
     "record_checkin",
     "record_patrol",
@@ -300,3 +302,28 @@ def worker_grid(conn: Connection, worker_id: int) -> Any | None:
         ),
         {"w": worker_id},
     ).one_or_none()
+
+
+def on_duty_workers(conn: Connection, *, limit: int, first: Sequence[int] = ()) -> list[Any]:
+    """Up to ``limit`` active on-duty workers, those whose id is in ``first`` before the rest,
+    then by id (the field simulator's fleet). Rows: ``id, employee_no``, ``lon, lat`` — the
+    current position, else a point of the assigned cell — and ``home_lon, home_lat``, that point
+    of the cell (``ST_PointOnSurface``); WGS-84 degrees."""
+    return list(
+        conn.execute(
+            text(
+                """
+                SELECT w.id, w.employee_no,
+                       ST_X(coalesce(w.position, ST_PointOnSurface(c.geom))) AS lon,
+                       ST_Y(coalesce(w.position, ST_PointOnSurface(c.geom))) AS lat,
+                       ST_X(ST_PointOnSurface(c.geom)) AS home_lon,
+                       ST_Y(ST_PointOnSurface(c.geom)) AS home_lat
+                FROM grid_worker w JOIN grid_cell c ON c.id = w.cell_id
+                WHERE w.active AND w.duty_status = 'on_duty'
+                ORDER BY (w.id = ANY(CAST(:first AS bigint[]))) DESC, w.id
+                LIMIT :n
+                """
+            ),
+            {"first": list(first), "n": limit},
+        ).all()
+    )

@@ -38,8 +38,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from geodata.fieldwork import on_duty_workers
 
 #: Most fixes per ``POST /positions`` with a gateway token (the server's limit).
 BATCH_MAX = 5_000
@@ -175,21 +176,7 @@ def build_fleet(
     position (else a point of their cell)."""
     by_id = {int(w["id"]): w["token"] for w in tokens.get("workers", [])}
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                """
-                SELECT w.id, w.employee_no,
-                       ST_X(coalesce(w.position, ST_PointOnSurface(c.geom))) AS lon,
-                       ST_Y(coalesce(w.position, ST_PointOnSurface(c.geom))) AS lat,
-                       ST_X(ST_PointOnSurface(c.geom)) AS hx, ST_Y(ST_PointOnSurface(c.geom)) AS hy
-                FROM grid_worker w JOIN grid_cell c ON c.id = w.cell_id
-                WHERE w.active AND w.duty_status = 'on_duty'
-                ORDER BY (w.id = ANY(CAST(:tok AS bigint[]))) DESC, w.id
-                LIMIT :n
-                """
-            ),
-            {"tok": list(by_id), "n": n},
-        ).all()
+        rows = on_duty_workers(conn, limit=n, first=list(by_id))
     if not rows:
         raise ValueError("no on-duty workers in the database (seed the demo first)")
     k = len(rows)
@@ -200,8 +187,8 @@ def build_fleet(
         tokens=[by_id.get(r.id) for r in rows],
         lon=np.array([r.lon for r in rows]),
         lat=np.array([r.lat for r in rows]),
-        home_lon=np.array([r.hx for r in rows]),
-        home_lat=np.array([r.hy for r in rows]),
+        home_lon=np.array([r.home_lon for r in rows]),
+        home_lat=np.array([r.home_lat for r in rows]),
         heading=rng.uniform(0, 2 * math.pi, k),
         speed=np.clip(rng.normal(WALK_MS, 0.3, k), 0.5, 2.2),
         ride_left=np.zeros(k),

@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from gridcmd.settings import get_settings
+from gridcmd.cli.common import engine_for, err, fail, friendly, out, settings_of
 
 
-def register(app: typer.Typer, friendly: Callable) -> None:
-    """Add ``supervise`` to the ``gridcmd`` app (called by :mod:`gridcmd.cli` with its own
-    objects, so ``python -m gridcmd.cli`` works too)."""
-    app.command("supervise")(friendly(supervise))
-
-
+@friendly
 def supervise(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
     every: Annotated[
         int | None, typer.Option(min=5, max=3600, help="Seconds between passes.")
@@ -39,9 +34,8 @@ def supervise(
 ) -> None:
     """Supervise overdue cases (督办) and escalate unresolved ones, periodically."""
     from geodata.supervision import run_supervision
-    from gridcmd.cli import _fail, engine_for, err, out
 
-    s = get_settings()
+    s = settings_of(ctx)
     period = every or s.supervise_every_s
     after = dt.timedelta(hours=escalate_after or s.escalate_after_h)
     eng = engine_for(s)
@@ -55,7 +49,7 @@ def supervise(
         except DBAPIError as exc:
             why = str(exc.orig or exc).splitlines()[0]
             if once:
-                _fail(f"database unavailable: {why}")
+                fail(f"database unavailable: {why}")
             err.print(f"database unavailable, retrying in {period} s: {why}", highlight=False)
         else:
             if once or r.supervised or r.escalated:
