@@ -15,8 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import text
 
-from geodata.models import ROLES
 from geodata.security_log import log_security
+from gridcmd.vocab import PERMISSIONS, ROLES
 
 __all__ = [
     "LOCKOUT_AFTER",
@@ -36,6 +36,7 @@ __all__ = [
     "list_accounts",
     "load_caller",
     "reset_password",
+    "set_password_hash_parameters",
     "set_role",
     "set_totp_required",
     "totp_status",
@@ -43,26 +44,6 @@ __all__ = [
     "verify_totp",
 ]
 
-#: What each role may do. ``view``: the map, panels, live layers and tables of the scope;
-#: ``dispatch``: assign/reassign events; ``supervise``: 督办 (flag, chase overdue cases);
-#: ``audit``: read the security and audit logs; ``roster``: manage grid workers of the scope;
-#: ``unmask``: ask to see one resident's full ID/phone (also needs ``Caller.can_unmask``);
-#: ``export``: download tables; ``admin``: manage accounts and role policies.
-#: ``handle``: act on the events dispatched to one's own department unit (accept, work,
-#: resolve; ``Caller.department_id``), nothing else.
-#: ``grid_worker`` accounts use the mobile API only (no dashboard).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(
-        {"view", "dispatch", "supervise", "audit", "roster", "unmask", "export", "admin"}
-    ),
-    "commander": frozenset({"view", "dispatch", "supervise", "roster", "unmask", "export"}),
-    "dispatcher": frozenset({"view", "dispatch", "export"}),
-    "supervisor": frozenset({"view", "supervise", "export"}),
-    "auditor": frozenset({"view", "audit", "export"}),
-    "grid_worker": frozenset(),
-    # Department staff (派出所, 司法所, ...): the map of their jurisdiction and their unit's queue.
-    "department": frozenset({"view", "handle"}),
-}
 
 
 @dataclass(frozen=True)
@@ -108,15 +89,32 @@ LOCKOUT_AFTER = 5
 LOCKOUT_FOR = dt.timedelta(minutes=15)
 PASSWORD_MIN_LENGTH = 10
 
-# argon2id with the library's defaults (RFC 9106 "low memory": t=3, m=64 MiB, p=4); ~0.15 s.
-_HASHER = PasswordHasher()
+#: The argon2id parameters of every password hash made in production: RFC 9106's "low
+#: memory" profile (the library's defaults), ~0.15 s per hash. Pinned by
+#: tests/geodata/test_password_hashing.py, so a cheaper setting cannot slip in here.
+PASSWORD_HASH_PARAMETERS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}  # KiB
+
+_HASHER = PasswordHasher(**PASSWORD_HASH_PARAMETERS)
 #: Verified against for unknown usernames, so they cost about as much time as a known one.
 _DUMMY_HASH = _HASHER.hash("gridcmd-dummy-password-not-used")
 
 
+def set_password_hash_parameters(**params: int) -> None:
+    """Hash new passwords with these argon2id parameters (``time_cost``, ``memory_cost`` in
+    KiB, ``parallelism``) in this process; no arguments: back to
+    :data:`PASSWORD_HASH_PARAMETERS`.
+
+    For the test suite only (tests/conftest.py lowers the cost so that hundreds of test
+    accounts do not each spend 64 MiB and ~0.15 s). Nothing in the application calls it;
+    hashes made either way verify either way, since a hash carries its own parameters."""
+    global _HASHER, _DUMMY_HASH
+    _HASHER = PasswordHasher(**(params or PASSWORD_HASH_PARAMETERS))
+    _DUMMY_HASH = _HASHER.hash("gridcmd-dummy-password-not-used")
+
+
 class AccountError(ValueError):
     """A refused account operation (unknown user, bad role or cell, weak password ...);
-    ``msgid`` is the translatable text (dashboard.i18n), ``str(exc)`` the English one."""
+    ``msgid`` is the translatable text (gridcmd.i18n), ``str(exc)`` the English one."""
 
     def __init__(self, msgid: str, **fmt: object) -> None:
         self.msgid = msgid

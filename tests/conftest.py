@@ -3,6 +3,16 @@ the demo at small scale (all 12 real counties, synthetic L3–L6), dropped at th
 
 The server is the one the app would use: ``DATABASE_URL`` when set (its role needs CREATEDB),
 else the private instance in ``var/pg`` (started if needed).
+
+The demo is migrated and seeded once per session (per xdist worker) into a *template*
+database; the session database and every module that needs a seeded database of its own get
+a copy (``CREATE DATABASE … TEMPLATE``, ~0.1 s): :func:`seeded_database`.
+
+Tiers (markers, set by :func:`pytest_collection_modifyitems`): ``unit`` — the test's fixture
+closure holds no database fixture; ``db`` — it does; ``browser`` — tests/browser/ (headless
+Chromium); ``slow`` — marked by hand (fuzzing, simulator, private instance, migrations, and
+whatever else takes more than ~5 s). The inner loop: ``./run.sh test -m "not browser and not
+slow"``; ``./run.sh test`` runs everything. Password hashing is cheap in tests (see below).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.serving import make_server
 
 from geodata import migrate
+from geodata.accounts import set_password_hash_parameters
 from geodata.db import make_engine, normalise_url
 from geodata.demo.grid import build_grid
 from geodata.demo.load import seed_demo
@@ -36,6 +47,37 @@ from gridcmd.settings import Settings
 FIXTURE_SCALE = 0.01
 FIXTURE_SEED = 532900
 FIXTURE_NOW = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
+
+# argon2 at the cheapest parameters in the test processes (the production cost, 64 MiB and
+# ~0.15 s per hash, multiplied by every test account and demo account seeded). Production
+# keeps its parameters: tests/geodata/test_password_hashing.py pins them in a fresh process.
+set_password_hash_parameters(time_cost=1, memory_cost=8, parallelism=1)
+
+#: A test whose fixture closure holds this fixture (every database fixture depends on it) is
+#: in the ``db`` tier, any other in ``unit`` (unless the module marks its tier itself).
+DB_FIXTURE = "server_url"
+BROWSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    """The tiers: ``unit``/``db`` from the fixture closure, ``browser`` by directory. Under
+    pytest-xdist, each module is one ``xdist_group`` (``--dist loadgroup``: a module's tests
+    share one worker and its module fixtures, as with ``loadfile``), except that all browser
+    tests form one group: they run one after another on one worker (headless Chromium and
+    the app's server threads time out when two browser modules share the 2 cores)."""
+    xdist = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        if not marks & {"unit", "db"}:
+            needs_db = DB_FIXTURE in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.db if needs_db else pytest.mark.unit)
+        browser = str(item.path).startswith(BROWSER_DIR + os.sep)
+        if browser and "browser" not in marks:
+            item.add_marker(pytest.mark.browser)
+        if xdist:
+            group = "browser" if browser else item.nodeid.split("::", 1)[0]
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _server_url() -> str:
@@ -55,14 +97,26 @@ def server_url() -> str:
 
 @pytest.fixture(scope="session")
 def make_database(server_url):
-    """Factory: create an empty database on the test server, dropped at session end."""
+    """Factory: create a database on the test server, dropped at session end; empty, or with
+    ``template`` (a database name) a copy of that database."""
     created: list[str] = []
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
 
-    def make(prefix: str = "gridcmd_test") -> str:
+    def make(prefix: str = "gridcmd_test", *, template: str | None = None) -> str:
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            if template is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                # A template must have no other connections while it is copied.
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :t AND pid <> pg_backend_pid()"
+                    ),
+                    {"t": template},
+                )
+                conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         created.append(name)
         return normalise_url(server_url).set(database=name).render_as_string(hide_password=False)
 
@@ -78,13 +132,55 @@ def seeded_engine(url: str, *, scale: float = FIXTURE_SCALE, lod: bool = False,
                   **engine_kw) -> Iterator[Engine]:  # fmt: skip
     """An engine on the (empty) database ``url``, migrated and seeded with the demo (the
     fixture's seed and time, at ``scale``; with ``lod``, the LOD tables built too); disposed
-    on exit. For modules that need a database of their own (``make_database``)."""
+    on exit. Builds the templates of :func:`seeded_database`, which modules that need a
+    seeded database of their own use instead (a copy is much cheaper than a seed)."""
     eng = make_engine(url, **engine_kw)
     try:
         migrate.upgrade(eng)
         seed_demo(eng, seed=FIXTURE_SEED, scale=scale, now=FIXTURE_NOW)
         if lod:
             build_lod(eng)
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_database(make_database):
+    """Factory: ``seeded_database(prefix, scale=FIXTURE_SCALE, lod=False)`` → the URL of a new
+    database (dropped at session end) holding the migrated demo seeded at ``scale`` (the
+    fixture's seed and time; with ``lod``, the LOD tables built), free to be written to.
+
+    Each (scale, lod) is built once per session into a template database that nobody
+    connects to; every call copies it. A module that tests migrating or seeding itself uses
+    :func:`make_database` and does so instead."""
+    templates: dict[tuple[float, bool], str] = {}
+
+    def template(scale: float, lod: bool) -> str:
+        if (scale, lod) not in templates:
+            if lod:  # the seeded template's copy, plus LOD
+                url = make_database("gridcmd_tpl", template=template(scale, False))
+                with engine_on(url) as eng:
+                    build_lod(eng)
+            else:
+                url = make_database("gridcmd_tpl")
+                with seeded_engine(url, scale=scale):
+                    pass
+            templates[scale, lod] = normalise_url(url).database
+        return templates[scale, lod]
+
+    def make(prefix: str = "gridcmd_test", *, scale: float = FIXTURE_SCALE,
+             lod: bool = False) -> str:  # fmt: skip
+        return make_database(prefix, template=template(scale, lod))
+
+    return make
+
+
+@contextlib.contextmanager
+def engine_on(url: str, **engine_kw) -> Iterator[Engine]:
+    """An engine on the database ``url`` (``make_engine`` keywords), disposed on exit."""
+    eng = make_engine(url, **engine_kw)
+    try:
         yield eng
     finally:
         eng.dispose()
@@ -105,13 +201,10 @@ def serve(wsgi_app) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def db_url(make_database) -> str:
-    """A migrated database seeded with the small demo fixture (read-only for tests: write
-    tests use the ``conn`` fixture, which rolls back)."""
-    url = make_database()
-    with seeded_engine(url, lod=True):
-        pass
-    return url
+def db_url(seeded_database) -> str:
+    """A migrated database seeded with the small demo fixture, LOD built (read-only for
+    tests: write tests use the ``conn`` fixture, which rolls back)."""
+    return seeded_database(lod=True)
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from geodata import live
 from geodata.accounts import create_account
 from geodata.sessions import create_session
 from gridcmd.settings import Settings
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 COUNTY_A, COUNTY_B = "532901", "532922"
 DASHBOARD_ROLES = ("admin", "commander", "dispatcher", "supervisor", "auditor", "department")
@@ -117,11 +117,11 @@ def _plant(conn, county: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(make_database, tmp_path_factory) -> World:
+def world(seeded_database, tmp_path_factory) -> World:
     """The app on a seeded database of this module's own, with canaries in every county and
     one account per role (jurisdiction: county A)."""
-    url = make_database("gridcmd_authz")
-    with seeded_engine(url, lod=True) as eng:
+    url = seeded_database("gridcmd_authz", lod=True)
+    with engine_on(url) as eng:
         yield _world(url, eng, tmp_path_factory)
 
 

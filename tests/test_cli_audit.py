@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import text
 
 from geodata.db import make_engine
-from tests.conftest import seeded_engine
 from tests.test_cli import gridcmd
 
 
@@ -17,12 +16,9 @@ def test_help(cmd):
 
 
 @pytest.fixture(scope="module")
-def audit_url(make_database):
+def audit_url(seeded_database):
     """URL of this module's own small seeded database (the test edits its history)."""
-    url = make_database("gridcmd_cli_audit")
-    with seeded_engine(url, scale=0.005):
-        pass
-    return url
+    return seeded_database("gridcmd_cli_audit", scale=0.005)
 
 
 def test_verify_intact_then_edited(audit_url):

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from gridcmd.cli import app
 from gridcmd.settings import get_settings
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 
 @pytest.fixture(autouse=True)
@@ -19,9 +19,9 @@ def _fresh_settings():
     get_settings.cache_clear()
 
 
-def test_supervise_once_supervises_the_overdue_backlog(make_database, monkeypatch):
-    url = make_database("gridcmd_sup")
-    with seeded_engine(url, scale=0.01) as eng:
+def test_supervise_once_supervises_the_overdue_backlog(seeded_database, monkeypatch):
+    url = seeded_database("gridcmd_sup", scale=0.01)
+    with engine_on(url) as eng:
         with eng.connect() as c:
             overdue = c.execute(
                 text("SELECT count(*) FROM event WHERE status IN ('reported', 'accepted', "

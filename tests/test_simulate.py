@@ -23,13 +23,13 @@ from gridcmd.simulate import (
     run_simulation,
     summary_rows,
 )
-from tests.conftest import seeded_engine, serve
+from tests.conftest import engine_on, serve
 
 
 @pytest.fixture(scope="module")
-def sim_engine(make_database):
+def sim_engine(seeded_database):
     """This module's own seeded database (the simulation commits)."""
-    with seeded_engine(make_database("gridcmd_sim")) as eng:
+    with engine_on(seeded_database("gridcmd_sim")) as eng:
         yield eng
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from geodata.tokens import create_token
 from gridcmd.settings import Settings
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def api_engine(make_database):
+def api_engine(seeded_database):
     """The API tests' own seeded database (they commit append-only history)."""
-    with seeded_engine(make_database("gridcmd_api")) as eng:
+    with engine_on(seeded_database("gridcmd_api")) as eng:
         yield eng
 
 

@@ -15,16 +15,12 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from dashboard.i18n import category_name
-from geodata import migrate
-from geodata.accounts import PERMISSIONS
 from geodata.db import make_engine
-from geodata.demo.load import seed_demo
+from gridcmd.i18n import category_name
 from gridcmd.settings import Settings
+from gridcmd.vocab import PERMISSIONS
 from tests.conftest import (
     FIXTURE_NOW,
-    FIXTURE_SCALE,
-    FIXTURE_SEED,
     ensure_accounts,
     signed_in,
 )
@@ -58,11 +54,9 @@ def _add(conn, county: str, title: str, description: str = "描述", **cols) -> 
 
 
 @pytest.fixture(scope="module")
-def world(make_database, tmp_path_factory):
-    url = make_database("gridcmd_exports")
+def world(seeded_database, tmp_path_factory):
+    url = seeded_database("gridcmd_exports")
     eng = make_engine(url)
-    migrate.upgrade(eng)
-    seed_demo(eng, seed=FIXTURE_SEED, scale=FIXTURE_SCALE, now=FIXTURE_NOW)
     from app import create_app
 
     settings = Settings(

@@ -27,16 +27,16 @@ from tests.browser.conftest import (
     screenshot,
     wait_for_js,
 )
-from tests.conftest import seeded_engine, serve
+from tests.conftest import engine_on, serve
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def dispatch_db(make_database):
+def dispatch_db(seeded_database):
     """This module's own seeded database (with LOD; the dispatch commits): (url, engine)."""
-    url = make_database("gridcmd_dispatch")
-    with seeded_engine(url, lod=True) as eng:
+    url = seeded_database("gridcmd_dispatch", lod=True)
+    with engine_on(url) as eng:
         yield url, eng
 
 

@@ -32,7 +32,7 @@ from tests.browser.conftest import (
     own_commander_cookies,
     wait_for_js,
 )
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +58,10 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_db(make_database):
+def live_db(seeded_database):
     """This module's own seeded database (with LOD; the phone API commits): (url, engine)."""
-    url = make_database("gridcmd_live2p")
-    with seeded_engine(url, lod=True) as eng:
+    url = seeded_database("gridcmd_live2p", lod=True)
+    with engine_on(url) as eng:
         yield url, eng
 
 

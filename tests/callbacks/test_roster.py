@@ -16,14 +16,14 @@ from sqlalchemy import text
 import callbacks
 from callbacks import roster as roster_callbacks
 from dashboard import ids
-from dashboard.i18n import t
+from gridcmd.i18n import t
 from dashboard.roster import WRITE_CONTROLS
 from geodata import roster
 from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.roster import backfill_demo_roster
 from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
-from tests.conftest import FIXTURE_NOW, seeded_engine
+from tests.conftest import FIXTURE_NOW, engine_on
 
 PREF = "532900"
 UNMASKED = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
@@ -355,10 +355,10 @@ def test_crafted_values_are_messages_not_exceptions(world, as_caller, junk):
 
 
 @pytest.fixture(scope="module")
-def http_world(make_database, tmp_path_factory):
+def http_world(seeded_database, tmp_path_factory):
     """A database of its own (writes over HTTP commit), the app, and signed-in clients."""
-    url = make_database("gridcmd_roster")
-    with seeded_engine(url) as eng:
+    url = seeded_database("gridcmd_roster")
+    with engine_on(url) as eng:
         yield _http_world(url, eng, tmp_path_factory)
 
 

@@ -14,17 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from geodata import migrate
 from geodata.audit import GENESIS, canonical_text, row_hash, verify_chain
 from geodata.db import make_engine
-from geodata.demo.load import seed_demo
-from tests.conftest import FIXTURE_NOW, FIXTURE_SEED, seeded_engine
+from tests.conftest import engine_on
 
 SCALE = 0.005
 
 
 @pytest.fixture(scope="module")
-def audit_engine(make_database):
+def audit_engine(seeded_database):
     """A migrated database with a small demo (its own: tests here tamper inside rollbacks and
     commit a few well-formed rows)."""
-    with seeded_engine(make_database("gridcmd_audit"), scale=SCALE) as eng:
+    with engine_on(seeded_database("gridcmd_audit", scale=SCALE)) as eng:
         yield eng
 
 
@@ -254,13 +253,12 @@ def test_concurrent_writers_chain_in_id_order(audit_engine):
     assert r.ok, r.message
 
 
-def test_migration_backfills_existing_history(make_database):
+def test_migration_backfills_existing_history(seeded_database):
     """A database with history at 0005 (no chain) is chained by the upgrade; down and up
-    again. (Seeded at head and taken down to 0005: the seed writes today's schema.)"""
-    eng = make_engine(make_database("gridcmd_audit_mig"))
+    again. (Seeded at head — a copy of the seeded template — and taken down to 0005: the seed
+    writes today's schema.)"""
+    eng = make_engine(seeded_database("gridcmd_audit_mig", scale=SCALE))
     try:
-        migrate.upgrade(eng)
-        seed_demo(eng, seed=FIXTURE_SEED, scale=SCALE, now=FIXTURE_NOW)
         migrate.downgrade(eng, "0005")
         with eng.connect() as c:
             assert c.execute(text("SELECT count(*) FROM event_action")).scalar_one() > 100

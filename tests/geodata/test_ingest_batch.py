@@ -13,13 +13,13 @@ from sqlalchemy import text
 from geodata.audit import verify_chain
 from geodata.ingest import EventResult, IngestError, ingest_events
 from geodata.ingest_batch import EventWriter
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 
 @pytest.fixture(scope="module")
-def batch_engine(make_database):
+def batch_engine(seeded_database):
     """This module's own small seeded database (the writers commit), with a pool for 12."""
-    with seeded_engine(make_database("gridcmd_batch"), scale=0.005, pool_size=12) as eng:
+    with engine_on(seeded_database("gridcmd_batch", scale=0.005), pool_size=12) as eng:
         yield eng
 
 

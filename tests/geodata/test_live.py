@@ -16,15 +16,15 @@ from sqlalchemy import text
 
 from api.live import libpq_url
 from geodata import live
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 PREF = "532900"
 
 
 @pytest.fixture(scope="module")
-def write_engine(make_database):
+def write_engine(seeded_database):
     """A seeded database of this module's own: these tests commit."""
-    with seeded_engine(make_database("gridcmd_live")) as eng:
+    with engine_on(seeded_database("gridcmd_live")) as eng:
         yield eng
 
 

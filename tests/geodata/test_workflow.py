@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from geodata.accounts import Caller
-from geodata.models import EVENT_STATUSES
+from gridcmd.vocab import EVENT_STATUSES
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
-from tests.conftest import seeded_engine
+from tests.conftest import engine_on
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 
@@ -309,9 +309,9 @@ def test_merge_closes_the_duplicate_and_its_reporter_follows(conn, world):
 
 
 @pytest.fixture(scope="module")
-def wf_engine(make_database):
+def wf_engine(seeded_database):
     """Its own small database: the concurrency test commits."""
-    with seeded_engine(make_database("gridcmd_wf"), scale=0.005) as eng:
+    with engine_on(seeded_database("gridcmd_wf", scale=0.005)) as eng:
         yield eng
 
 
@@ -411,3 +411,70 @@ def test_departments_of_another_county_cannot_be_dispatched_to(conn, world):
     # the county court is visible from a township of that county
     s = perform(conn, ev, "dispatch", world["township"], department_id=mine, now=NOW)
     assert s["department_id"] == mine and s["assignee_id"] is None
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def _refusal(conn, *args, **kw) -> tuple:
+    """(status, error, detail, field) of the WorkflowError ``perform(*args, **kw)`` raises."""
+    with pytest.raises(WorkflowError) as exc, conn.begin_nested():
+        perform(conn, *args, now=NOW, **kw)
+    e = exc.value
+    return e.status, e.error, e.detail, e.field
+
+
+def _in_county(conn, sql: str, county: str) -> int:
+    return conn.execute(
+        text(sql + " AND c.path <@ (SELECT path FROM grid_cell WHERE code = :k)"
+             " ORDER BY 1 LIMIT 1"),
+        {"k": county},
+    ).scalar_one()
+
+
+def test_out_of_scope_and_unknown_records_get_one_answer(conn, world):
+    # The attack: the old answers were "no event 737 in your area" for another county's event
+    # and for an unknown id alike only by luck of wording, and they echoed internal ids; the
+    # refusals for workers, departments and merge targets echoed them too. Now each kind of
+    # record has one answer whether it does not exist or lies outside the caller's reach.
+    ev, county = world["event"], world["county"]
+    unknown = 10**12
+    far_event = conn.execute(  # an open event in another county
+        text(
+            """
+            INSERT INTO event (uuid, category, severity, title, description, location, cell_id,
+                status, reported_at, version, synthetic)
+            SELECT :u, 'dispute', 'high', 'far', '', ST_PointOnSurface(geom), id, 'reported',
+                   :now, 1, true
+            FROM grid_cell WHERE level = 6 AND code LIKE '532922%' ORDER BY code LIMIT 1
+            RETURNING id
+            """
+        ),
+        {"u": uuid.uuid4(), "now": NOW},
+    ).scalar_one()
+    far_worker = _in_county(
+        conn, "SELECT w.id FROM grid_worker w JOIN grid_cell c ON c.id = w.cell_id "
+        "WHERE w.active", "532922",
+    )  # fmt: skip
+    idle_worker = conn.execute(
+        text("UPDATE grid_worker SET active = false WHERE id = :w RETURNING id"),
+        {"w": world["other_worker"]},
+    ).scalar_one()
+    far_dept = _in_county(
+        conn, "SELECT d.id FROM department d JOIN grid_cell c ON c.id = d.cell_id "
+        "WHERE d.active AND d.kind <> 'court'", "532922",
+    )  # fmt: skip
+
+    events = {_refusal(conn, i, "accept", county) for i in (unknown, far_event)}
+    workers = {_refusal(conn, ev, "dispatch", county, worker_id=w)
+               for w in (unknown, far_worker, idle_worker)}  # fmt: skip
+    merges = {_refusal(conn, ev, "merge", county, merge_into=i) for i in (unknown, far_event)}
+    depts = {_refusal(conn, ev, "dispatch", county, department_id=d) for d in (unknown, far_dept)}
+    assert events == {(404, "not_found", "no such event in your area", None)}
+    assert workers == {(422, "invalid", "no such active worker in your area", "worker_id")}
+    assert merges == {(422, "invalid", "no such event in your area", "merge_into")}
+    assert depts == {
+        (422, "invalid", "no such active department serving this event", "department_id")
+    }
+    for answer in events | workers | merges | depts:
+        assert not any(ch.isdigit() for ch in answer[2])  # no id echoed
