@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from geodata.cells import check_scope_path
 from geodata.dispatch import recommend_workers
 from geodata.stats import OPEN_STATUSES
-from geodata.workflow import TRANSITIONS, Actor, WorkflowError, load_event, perform
+from geodata.workflow import NO_EVENT, TRANSITIONS, Actor, WorkflowError, load_event, perform
 
 __all__ = [
     "BULK_ACTIONS",
@@ -285,7 +285,7 @@ def _recommended(conn: Connection, event_id: int, actor: Actor, stale_after_s: f
         ranked = recommend_workers(conn, event_id, scope_path=actor.scope_path, limit=1,
                                    stale_after_s=stale_after_s)  # fmt: skip
     except LookupError:
-        raise WorkflowError(404, "not_found", f"no event {event_id} in your area") from None
+        raise WorkflowError(404, "not_found", NO_EVENT) from None
     if not ranked:
         raise WorkflowError(422, "invalid", "no worker to recommend for this event", "worker_id")
     return int(ranked[0]["worker_id"])

@@ -34,8 +34,10 @@ Who may act (account actors also need the event inside their jurisdiction):
 * escalate: ``dispatch`` or ``supervise`` (and the supervision job); supervise: ``supervise``.
 
 Errors are :class:`WorkflowError` with an HTTP status: 404 unknown or outside the scope (the two
-are indistinguishable), 403 not allowed, 409 illegal transition or a stale ``version`` (someone
-else changed the case first: never a lost update), 422 bad parameters.
+are indistinguishable: one text, :data:`NO_EVENT`, no id echoed; likewise :data:`NO_WORKER`,
+:data:`NO_DEPARTMENT` and a ``merge_into`` event), 403 not allowed, 409 illegal transition or
+a stale ``version`` (someone else changed the case first: never a lost update), 422 bad
+parameters.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from sqlalchemy.engine import Connection
 from geodata.workflow_rules import (
     ACTIONS,
     EVENT_SQL,
+    NO_DEPARTMENT,
+    NO_EVENT,
+    NO_WORKER,
     TRANSITIONS,
     Actor,
     Transition,
@@ -63,6 +68,9 @@ from geodata.workflow_rules import (
 __all__ = [
     "ACTIONS",
     "DEFAULT_HOURS",
+    "NO_DEPARTMENT",
+    "NO_EVENT",
+    "NO_WORKER",
     "TRANSITIONS",
     "Actor",
     "Transition",
@@ -121,9 +129,7 @@ def _check_worker(conn: Connection, worker_id: int, actor: Actor) -> Any:
         {"w": worker_id},
     ).one_or_none()
     if w is None or not in_scope(w.path, actor.scope_path):
-        raise WorkflowError(
-            422, "invalid", f"no active worker {worker_id} in your area", "worker_id"
-        )
+        raise WorkflowError(422, "invalid", NO_WORKER, "worker_id")
     return w
 
 
@@ -145,10 +151,7 @@ def _check_department(conn: Connection, department_id: int, row: Any, actor: Act
         in_scope(d.path, actor.scope_path) or in_scope(actor.scope_path or "", d.path)
     )
     if d is None or not visible or not (d.serves or in_scope(d.path, actor.scope_path)):
-        raise WorkflowError(
-            422, "invalid", f"no active department {department_id} serving this event",
-            "department_id",
-        )  # fmt: skip
+        raise WorkflowError(422, "invalid", NO_DEPARTMENT, "department_id")
     return d
 
 
@@ -335,7 +338,7 @@ def _merge_target(conn: Connection, dup: Any, merge_into: int | None, actor: Act
         raise WorkflowError(422, "invalid", "an event cannot be merged into itself", "merge_into")
     original = conn.execute(text(EVENT_SQL + " WHERE e.id = :id"), {"id": merge_into}).one_or_none()
     if original is None or not visible(conn, original, actor):
-        raise WorkflowError(422, "invalid", f"no event {merge_into} in your area", "merge_into")
+        raise WorkflowError(422, "invalid", NO_EVENT, "merge_into")
     if original.merged_into_id is not None or original.status in ("closed", "rejected"):
         raise WorkflowError(
             409, "conflict", f"event {merge_into} is {original.status}; merge into an open case",

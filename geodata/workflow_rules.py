@@ -19,6 +19,9 @@ from geodata.stats import OPEN_STATUSES
 __all__ = [
     "ACTIONS",
     "EVENT_SQL",
+    "NO_DEPARTMENT",
+    "NO_EVENT",
+    "NO_WORKER",
     "TRANSITIONS",
     "Actor",
     "Transition",
@@ -65,6 +68,14 @@ TRANSITIONS: dict[str, Transition] = {
     "merge": Transition(_OPEN, "closed", "dispatch"),
 }
 ACTIONS = tuple(TRANSITIONS)
+
+
+#: The one answer for an event, worker or department that does not exist *or* lies outside
+#: the caller's reach: the same status, code and text for both, and no id echoed, so a refusal
+#: tells the caller nothing about records it may not see (their existence, their internal ids).
+NO_EVENT = "no such event in your area"
+NO_WORKER = "no such active worker in your area"
+NO_DEPARTMENT = "no such active department serving this event"
 
 
 class WorkflowError(Exception):
@@ -127,7 +138,7 @@ def load_event(conn: Connection, event_id: int, actor: Actor) -> Any:
     workers the cases assigned to them, reported by them or followed; the system everything."""
     row = conn.execute(text(EVENT_SQL + " WHERE e.id = :id"), {"id": event_id}).one_or_none()
     if row is None or not visible(conn, row, actor):
-        raise WorkflowError(404, "not_found", f"no event {event_id} in your area")
+        raise WorkflowError(404, "not_found", NO_EVENT)
     return row
 
 

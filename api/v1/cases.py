@@ -4,7 +4,8 @@ starts, resolves (with a note and optional photos) or declines (with a reason) a
 ``POST /events/{uuid}/accept|start|resolve|decline`` with JSON ``{"version"?: int, "note"?:
 str}`` (``/resolve`` also as ``multipart/form-data``: a ``report`` part with that JSON and up
 to 6 ``photos`` parts). The same :func:`geodata.workflow.perform` as the dashboard: 404 unknown
-or not visible to the worker, 403 not the assignee, 409 illegal from the current status or a
+or not visible to the worker (one answer for both: same status, code, text and field, no id echoed),
+403 not the assignee, 409 illegal from the current status or a
 stale ``version``, 422 missing reason. A resend of the same action by the same worker after it
 was applied (the phone lost the answer) returns the current state with 200 and
 ``"replayed": true`` instead of a 409, so retries are safe. 2xx only after COMMIT.
@@ -21,10 +22,11 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from api.http import log_denial
 from api.v1 import ApiError, _json, read_json, validate
 from api.v1.schemas import _STRICT, Text
 from geodata.photos import add_photos
-from geodata.workflow import MAX_NOTE, TRANSITIONS, Actor, WorkflowError, perform
+from geodata.workflow import MAX_NOTE, NO_EVENT, TRANSITIONS, Actor, WorkflowError, perform
 from geodata.workflow import state as case_state
 from gridcmd.settings import Settings
 
@@ -70,14 +72,20 @@ def _out(state: dict[str, Any], *, replayed: bool = False, photos: int = 0) -> d
     }  # fmt: skip
 
 
+def _not_found() -> ApiError:
+    """The answer for an unknown uuid and for an event the worker may not see: identical
+    (status, code, text, field), and never the event's internal id."""
+    return ApiError(404, "not_found", NO_EVENT, "uuid")
+
+
 def _event_id(conn, raw: str) -> int:
     try:
         parsed = uuid_mod.UUID(raw)
     except ValueError:
-        raise ApiError(404, "not_found", "no such event", "uuid") from None
+        raise _not_found() from None
     event_id = conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": parsed}).scalar()
     if event_id is None:
-        raise ApiError(404, "not_found", "no such event", "uuid")
+        raise _not_found()
     return event_id
 
 
@@ -106,6 +114,28 @@ def _replay(conn, event_id: int, action: str, worker_id: int) -> dict[str, Any] 
 def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings) -> None:
     """Add the case-action routes to the ``/api/v1`` blueprint ``bp``."""
 
+    def apply(conn, event_uuid: str, action: str, body: CaseActionIn, photos: list,
+              worker_id: int) -> tuple[dict[str, Any], bool, int]:  # fmt: skip
+        """Perform (or recognise the replay of) ``action``; (state, replayed, photos added)."""
+        event_id = _event_id(conn, event_uuid)
+        try:
+            state = perform(conn, event_id, action, Actor.worker(worker_id),
+                            version=body.version, note=body.note)  # fmt: skip
+            replayed = False
+        except WorkflowError as exc:
+            if exc.status == 404:
+                raise _not_found() from None
+            again = _replay(conn, event_id, action, worker_id) if exc.status == 409 else None
+            if again is None:
+                raise ApiError(exc.status, exc.error, exc.detail, exc.field) from None
+            state, replayed = again, True
+        added = 0
+        if photos:
+            _, added = add_photos(conn, uuid_mod.UUID(state["uuid"]), photos,
+                                  worker_id=worker_id, photo_dir=settings.photo_dir,
+                                  reporter_only=False)  # fmt: skip
+        return state, replayed, added
+
     def act(event_uuid: str, phone_action: str) -> flask.Response:
         action = PHONE_ACTIONS[phone_action]
         photos: list = []
@@ -117,22 +147,13 @@ def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings
         else:
             body = validate(CaseActionIn, read_json())
         worker_id = flask.g.api_worker.id
-        with engine.begin() as conn:
-            event_id = _event_id(conn, event_uuid)
-            try:
-                state = perform(conn, event_id, action, Actor.worker(worker_id),
-                                version=body.version, note=body.note)  # fmt: skip
-                replayed = False
-            except WorkflowError as exc:
-                again = _replay(conn, event_id, action, worker_id) if exc.status == 409 else None
-                if again is None:
-                    raise ApiError(exc.status, exc.error, exc.detail, exc.field) from None
-                state, replayed = again, True
-            added = 0
-            if photos:
-                _, added = add_photos(conn, uuid_mod.UUID(state["uuid"]), photos,
-                                      worker_id=worker_id, photo_dir=settings.photo_dir,
-                                      reporter_only=False)  # fmt: skip
+        try:
+            with engine.begin() as conn:
+                state, replayed, added = apply(conn, event_uuid, action, body, photos, worker_id)
+        except ApiError as exc:
+            if exc.status == 404:  # unknown or out of reach: logged, answered alike
+                log_denial(engine, f"api case {phone_action}")
+            raise
         return _json(_out(state, replayed=replayed, photos=added))
 
     for name in PHONE_ACTIONS:

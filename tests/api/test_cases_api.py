@@ -110,6 +110,28 @@ def test_unknown_event_and_no_token(client, worker):
     assert r.status_code == 401
 
 
+def test_another_workers_event_and_an_unknown_one_get_the_same_answer(client, api_engine,
+                                                                      workers, task):  # fmt: skip
+    # The attack: a worker probing uuids learnt that an event existed outside its reach, and
+    # its internal id ("no event 737 in your area" vs "no such event"). Now: one answer.
+    other = workers[1]
+    answers = [
+        _post(client, other, task.uuid, "start"),  # exists, not theirs
+        _post(client, other, str(uuid.uuid4()), "start"),  # does not exist
+        _post(client, other, "not-a-uuid", "start"),
+    ]
+    assert {r.status_code for r in answers} == {404}
+    assert len({r.get_data() for r in answers}) == 1, [r.json for r in answers]
+    assert answers[0].json == {"error": "not_found", "detail": "no such event in your area",
+                               "field": "uuid"}  # fmt: skip
+    assert str(task.id) not in answers[0].get_data(as_text=True)
+    with api_engine.connect() as conn:  # logged like the other refused lookups
+        assert conn.execute(
+            text("SELECT 1 FROM security_log WHERE kind = 'denied' AND target = 'api case start'"
+                 " AND username = :w"), {"w": other.employee_no},
+        ).first()  # fmt: skip
+
+
 def test_resolve_with_photos(client, api_engine, worker, task):
     _post(client, worker, task.uuid, "start")
     data = {
