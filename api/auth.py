@@ -34,7 +34,6 @@ from sqlalchemy.exc import DBAPIError
 
 from api.headers import SecurityHeaders
 from dashboard import login as pages
-from dashboard.i18n import normalise_lang
 from geodata.accounts import AccountError, AuthFailure, Caller, change_password
 from geodata.security_log import log_denied_throttled, log_security, recent_failures_from
 from geodata.sessions import (
@@ -44,6 +43,7 @@ from geodata.sessions import (
     session_caller,
 )
 from geodata.signin import authenticate, check_current_password
+from gridcmd.i18n import normalise_lang
 from gridcmd.settings import Settings
 
 __all__ = [

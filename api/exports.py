@@ -43,13 +43,11 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import flask
 from sqlalchemy.engine import Engine
 
 from dashboard.event_table import export_header, export_values
-from dashboard.i18n import normalise_lang
 from geodata.accounts import Caller, has_permission
 from geodata.event_table import (
     EXPORT_MAX,
@@ -62,7 +60,8 @@ from geodata.event_table import (
 )
 from geodata.safe_text import guard_formula
 from geodata.security_log import log_denied_throttled, log_security
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import normalise_lang
+from gridcmd.vocab import TZ
 
 __all__ = ["EXPORTS_PREFIX", "exports_blueprint", "guard_cell", "request_filters", "row_cells"]
 
@@ -119,7 +118,6 @@ _TIME_KEYS = frozenset({"reported_at", "due_at", "supervised_at"})
 #: Columns memoised per distinct value (enumerations, names, flags).
 _MEMO_KEYS = frozenset({"category", "subcategory", "severity", "priority", "status", "county",
                         "township", "assignee", "department", "overdue", "synthetic"})  # fmt: skip
-_TZ = ZoneInfo(TIMEZONE)
 _TIME_TEXT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -148,12 +146,12 @@ def _short_uuid(v: Any) -> Any:
 def _local_time(v: Any) -> Any:
     if v is None:
         return ""
-    return v.astimezone(_TZ).replace(tzinfo=None, microsecond=0)
+    return v.astimezone(TZ).replace(tzinfo=None, microsecond=0)
 
 
 def _local_time_text(v: Any) -> str:
     # YYYY-MM-DD HH:MM:SS, as strftime(_TIME_TEXT) writes it, at less than half its cost
-    return "" if v is None else v.astimezone(_TZ).isoformat(" ", "seconds")[:19]
+    return "" if v is None else v.astimezone(TZ).isoformat(" ", "seconds")[:19]
 
 
 def row_cells(lang: str, *, text_times: bool = False) -> Callable[[Mapping[str, Any]], list]:

@@ -1,7 +1,7 @@
 """Grid geometry for the map: one viewport's cells as compressed geobuf, and one cell's facts.
 
 ``GET /geo/grid.pbf?z=<zoom>&bbox=<minx,miny,maxx,maxy>[&sel=<code>]``
-    The cells drawn for that viewport (level by ``layers.lod.display_level``), pre-simplified for
+    The cells drawn for that viewport (level by ``gridcmd.zoom.display_level``), pre-simplified for
     the zoom band and quantised, inside the caller's scope only. gzip when accepted; a weak
     ETag over (LOD build, scope, request) answers repeat requests with 304 without touching the
     geometry; ``X-Grid-Level``/``-Features``/``-Vertices`` headers describe the payload.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-import re
 from collections.abc import Callable
 
 import flask
@@ -26,9 +25,9 @@ from sqlalchemy.engine import Engine
 from api.http import log_denial
 from geodata.cells import cell_ancestors, cell_by_code
 from geodata.lod import grid_view, lod_version, selected_level
-from layers.lod import MAX_ZOOM, MIN_ZOOM, pixel_deg
+from gridcmd.vocab import CELL_CODE_RE
+from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, pixel_deg
 
-CODE_RE = re.compile(r"\d{6,20}")
 #: Largest viewport accepted, in screen pixels at the request zoom (a 4K screen plus margins).
 MAX_VIEW_PX = 6000
 CACHE_CONTROL = "private, max-age=600"
@@ -68,7 +67,7 @@ def parse_view(args) -> tuple[int, tuple[float, float, float, float], str | None
     if (maxx - minx) / pixel_deg(z) > MAX_VIEW_PX or (maxy - miny) / pixel_deg(z) > MAX_VIEW_PX:
         raise ValueError("bbox", f"bbox too large for zoom {z}: zoom out or send a smaller box")
     sel = args.get("sel") or None
-    if sel is not None and not CODE_RE.fullmatch(sel):
+    if sel is not None and not CELL_CODE_RE.fullmatch(sel):
         raise ValueError("sel", "sel must be a cell code (digits)")
     return z, bbox, sel
 
@@ -118,7 +117,7 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
 
     @bp.get("/geo/cell/<code>.json")
     def cell(code: str) -> flask.Response:
-        if not CODE_RE.fullmatch(code):
+        if not CELL_CODE_RE.fullmatch(code):
             return _bad("a cell code is 6 to 20 digits", "code")
         scope_path = scope()
         with engine.connect() as conn:

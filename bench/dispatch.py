@@ -92,7 +92,7 @@ def measure(engine, n_events: int, seed: int) -> dict:
     from sqlalchemy import text
 
     from geodata import dispatch
-    from geodata.stats import OPEN_STATUSES
+    from gridcmd.vocab import OPEN_STATUSES
 
     with engine.connect() as conn:
         scope = conn.execute(text("SELECT path::text FROM grid_cell WHERE level = 1")).scalar_one()

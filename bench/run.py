@@ -299,7 +299,7 @@ def bench_geojson(engine) -> list[GeoJSONLevel]:
 
 
 def render(meta: dict[str, str], seed: SeedResult, att: AttributionResult, geo) -> str:
-    from geodata.models import LEVELS
+    from gridcmd.vocab import LEVELS
 
     s: list[str] = ["# Grid Command benchmarks", ""]
     s += [

@@ -26,7 +26,8 @@ from sqlalchemy import text
 from api.geo import GZIP_LEVEL
 from geodata.cells import PREFECTURE_PATH
 from geodata.lod import build_lod, grid_view, stored_band
-from layers.lod import display_level, grid_url, pixel_deg
+from gridcmd.zoom import display_level, pixel_deg
+from layers.lod import grid_url
 
 SCREENS = {"1920×1080": (1920, 1080), "1280×720": (1280, 720)}
 ZOOMS = range(8, 17)

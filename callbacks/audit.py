@@ -16,11 +16,11 @@ import callbacks
 from api.http import log_denial
 from dashboard import ids
 from dashboard.audit import audit_table
-from dashboard.i18n import lang_from_search, t
 from geodata.accounts import has_permission
-from geodata.models import SECURITY_KINDS
 from geodata.security_log import security_log_in_scope
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.vocab import SECURITY_KINDS
 
 __all__ = ["register"]
 

@@ -33,10 +33,10 @@ from dashboard.bulk import (
     selection_summary,
     worker_options,
 )
-from dashboard.i18n import lang_from_search, t
 from geodata import bulk
 from geodata.accounts import has_permission
 from geodata.workflow import MAX_NOTE, Actor
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["register"]

@@ -20,8 +20,8 @@ import callbacks
 from api.http import log_denial
 from dashboard import ids
 from dashboard.cameras import camera_message, camera_player
-from dashboard.i18n import lang_from_search, t
 from geodata.cameras import camera_by_id
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["clicked_camera_id", "register"]

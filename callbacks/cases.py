@@ -27,10 +27,10 @@ import callbacks
 from api.http import log_denial
 from dashboard import ids
 from dashboard.cases import ACTION_MSGIDS, empty_parts, render_case
-from dashboard.i18n import lang_from_search, t
 from geodata.accounts import has_permission
 from geodata.cases import case_view
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["error_message", "register"]

@@ -34,10 +34,10 @@ import callbacks
 from api.http import log_denial
 from dashboard import ids
 from dashboard.event_table import table_rows
-from dashboard.i18n import lang_from_search, t
 from geodata.accounts import has_permission
 from geodata.event_table import FilterError, event_location, event_rows
 from geodata.event_table import parse_filters as parse_event_filters
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["FLY_ZOOM", "filter_values", "register"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
@@ -29,17 +28,15 @@ import callbacks
 from api.http import log_denial
 from dashboard import ids
 from dashboard.cases import history_note
-from dashboard.i18n import CATEGORY_MSGIDS, lang_from_search, t
-from dashboard.live import STATUS_MSGIDS
 from geodata import live
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.vocab import CATEGORY_MSGIDS, STATUS_MSGIDS, TZ
 from layers.live import empty_collection, track_feature_collection
 
 __all__ = ["event_panel", "parse_local", "register", "worker_panel"]
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo(TIMEZONE)
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 NOT_FOUND = "Not found, or outside your jurisdiction."
 DB_UNAVAILABLE = "The database is unavailable."

@@ -24,15 +24,16 @@ from dash import ClientsideFunction, Input, Output, State, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.geo import CODE_RE
 from callbacks import caller_scope
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, lang_from_search, level_name, t
-from dashboard.layout import INITIAL, MAX_ZOOM, NOMINAL_SCREEN, ZOOM_SNAP
+from dashboard.layout import INITIAL, NOMINAL_SCREEN
 from geodata.cells import cell_ancestors, cell_by_code
+from gridcmd.i18n import DEFAULT_LANG, lang_from_search, level_name, t
 from gridcmd.settings import Settings
+from gridcmd.vocab import CELL_CODE_RE, LEVEL_MSGIDS
+from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, ZOOM_SNAP, display_level
 from layers.grid import breadcrumb
-from layers.lod import MIN_ZOOM, display_level, grid_url
+from layers.lod import grid_url
 from layers.viewport import (
     DEFAULT_PADDING_BR,
     DEFAULT_PADDING_TL,
@@ -62,12 +63,12 @@ def cell_param(search: str | None) -> tuple[str | None, bool]:
     code = values[-1].strip()
     if not code:
         return None, True
-    return code, bool(CODE_RE.fullmatch(code))
+    return code, bool(CELL_CODE_RE.fullmatch(code))
 
 
 def detail_zoom(level: int) -> int:
     """The lowest zoom at which a selected cell of ``level`` is drawn with its children (a
-    micro-grid: among the micro-grids), by ``layers.lod.display_level``."""
+    micro-grid: among the micro-grids), by ``gridcmd.zoom.display_level``."""
     target = min(level + 1, 6)
     for z in range(MIN_ZOOM, MAX_ZOOM + 1):
         if display_level(z, level) >= target:

@@ -26,12 +26,13 @@ from sqlalchemy.exc import DBAPIError
 import callbacks
 from api.geo import parse_view
 from dashboard import ids
-from dashboard.i18n import lang_from_search, t
 from dashboard.panel import with_lang
-from geodata.metrics import METRICS, view_metric_values
+from geodata.metrics import view_metric_values
 from geodata.search import search_cells
 from geodata.stats import cell_summary
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.vocab import METRICS
 from layers.metrics import metric_hideout, metric_legend
 from layers.panel import panel_content, panel_message
 from layers.search import search_message, search_results

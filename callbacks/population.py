@@ -35,7 +35,6 @@ from sqlalchemy.exc import DBAPIError
 import callbacks
 from api.households import HOUSEHOLDS_PATH
 from dashboard import ids
-from dashboard.i18n import LANGS, lang_from_search, t
 from dashboard.population import (
     COL_CELL,
     COL_HOUSEHOLD,
@@ -62,6 +61,7 @@ from geodata.residents import (
     unmask_resident,
 )
 from geodata.security_log import log_security
+from gridcmd.i18n import LANGS, lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["PAGE_SIZE", "household_url", "register"]

@@ -27,7 +27,6 @@ from sqlalchemy.exc import DBAPIError
 import callbacks
 from callbacks.panel import query_params
 from dashboard import ids
-from dashboard.i18n import lang_from_search, t
 from dashboard.roster import (
     WRITE_CONTROLS,
     detail_view,
@@ -39,6 +38,7 @@ from dashboard.roster import (
 from geodata import roster
 from geodata.accounts import Caller, has_permission
 from geodata.coverage import coverage_summary, workers_outside
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["register"]

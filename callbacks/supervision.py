@@ -33,13 +33,13 @@ import callbacks
 from api.http import log_denial
 from callbacks.event_table import FLY_SECONDS, FLY_ZOOM
 from dashboard import ids
-from dashboard.i18n import lang_from_search, t
 from dashboard.supervision import KINDS, UNIT_LABEL, queue_rows, tab_label
 from geodata.accounts import Caller, has_permission
 from geodata.departments import department_queue
 from geodata.event_table import event_location
 from geodata.supervision import supervision_queue
 from geodata.workflow import Actor, WorkflowError, perform
+from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
 __all__ = ["QUEUE_LIMIT", "may_see_queues", "register", "workflow_message"]

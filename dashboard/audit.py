@@ -7,19 +7,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import t
-from geodata.models import SECURITY_KINDS
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import t
+from gridcmd.vocab import SECURITY_KIND_MSGIDS, SECURITY_KINDS, TZ
 
-__all__ = ["audit_button", "audit_panel", "audit_table"]
+__all__ = ["audit_button", "audit_panel", "audit_table", "kind_label"]
 
 TITLE = "Security log"
-TZ = ZoneInfo(TIMEZONE)
 
 
 def audit_button(lang: str, *, hidden: bool = False) -> html.Button:
@@ -43,7 +40,7 @@ def audit_panel(lang: str) -> html.Div:
             ),
             dcc.Dropdown(
                 id=ids.AUDIT_KIND,
-                options=[{"label": k, "value": k} for k in SECURITY_KINDS],
+                options=[{"label": kind_label(k, lang), "value": k} for k in SECURITY_KINDS],
                 placeholder=t("All kinds", lang),
                 clearable=True,
             ),
@@ -53,6 +50,12 @@ def audit_panel(lang: str) -> html.Div:
         hidden=True,
         className="gc-audit-panel",
     )
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """The label of a security-log kind in ``lang`` (the kind itself when unknown)."""
+    msgid = SECURITY_KIND_MSGIDS.get(kind)
+    return t(msgid, lang) if msgid else kind
 
 
 def _local(value: dt.datetime) -> str:
@@ -73,7 +76,7 @@ def audit_table(rows: Sequence[dict[str, Any]], lang: str) -> Any:
                     html.Tr(
                         [
                             html.Td(_local(r["at"])),
-                            html.Td(r["kind"]),
+                            html.Td(kind_label(r["kind"], lang), title=r["kind"]),
                             html.Td(r["username"] or "—"),
                             html.Td(r["ip"] or "—"),
                             html.Td(r["target"] or "—"),

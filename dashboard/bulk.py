@@ -16,15 +16,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import CATEGORY_MSGIDS, DEFAULT_LANG, t
-from dashboard.live import STATUS_MSGIDS
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import DEFAULT_LANG, t
+from gridcmd.vocab import CATEGORY_MSGIDS, STATUS_MSGIDS, TZ
 
 __all__ = [
     "RECOMMENDED",
@@ -36,8 +34,7 @@ __all__ = [
     "worker_options",
 ]
 
-TZ = ZoneInfo(TIMEZONE)
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 BULK = "Bulk actions"
 #: Value of the worker dropdown's "each event's first recommended worker" choice.
 RECOMMENDED = "recommended"

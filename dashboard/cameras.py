@@ -19,11 +19,11 @@ from dash import html
 
 from api.cameras import CAMERAS_PATH
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, t
+from gridcmd.i18n import DEFAULT_LANG, t
+from gridcmd.vocab import STREAM_KIND_MSGIDS
 from layers.cameras import camera_layer, camera_overlay
 
 __all__ = [
-    "KIND_MSGIDS",
     "camera_message",
     "camera_overlay_for",
     "camera_panel",
@@ -31,7 +31,7 @@ __all__ = [
     "safe_href",
 ]
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 CAMERAS = "Cameras"
 PANEL_TITLE = "Video resource"
 CLOSE = "Close"
@@ -44,13 +44,6 @@ STREAM_ERROR = "The stream could not be loaded: it is unreachable or in an unsup
 RTSP_HINT = "RTSP streams cannot be played in the browser; open the link in a video client."
 WEB_HINT = "This camera has a web page of its own; open the link in a new tab."
 
-#: Stream kinds → msgid of their name.
-KIND_MSGIDS: dict[str, str] = {
-    "hls": "HLS live stream",
-    "mp4": "MP4 video",
-    "rtsp": "RTSP stream",
-    "web": "Web page",
-}
 
 #: URL schemes a link may have (the importer accepts the same).
 _LINK_SCHEMES = ("http", "https", "rtsp")
@@ -138,7 +131,7 @@ def camera_player(camera: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list[A
     facts = [
         (t(CODE, lang), str(camera["code"])),
         (t(CELL, lang), f"{camera['cell_name']} ({camera['cell_code']})"),
-        (t(KIND, lang), t(KIND_MSGIDS[kind], lang) if kind in KIND_MSGIDS else kind),
+        (t(KIND, lang), t(STREAM_KIND_MSGIDS[kind], lang) if kind in STREAM_KIND_MSGIDS else kind),
     ]
     rows: list[Any] = []
     for label, value in facts:

@@ -20,15 +20,13 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
 from dashboard import ids
 from dashboard.departments import kind_label
-from dashboard.i18n import CATEGORY_MSGIDS, level_name, t
-from dashboard.live import STATUS_MSGIDS
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import level_name, t
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS, TZ
 from layers.cases import candidate_collection, candidates_layer, format_age, format_distance
 
 __all__ = [
@@ -37,7 +35,6 @@ __all__ = [
     "history_note",
     "ASSIGN_ACTIONS",
     "NOTE_REQUIRED",
-    "PRIORITY_MSGIDS",
     "case_markers_layer",
     "case_panel",
     "countdown_text",
@@ -45,7 +42,6 @@ __all__ = [
     "render_case",
 ]
 
-TZ = ZoneInfo(TIMEZONE)
 
 #: Workflow action → msgid of its button (zh: 立案, 派遣, 改派, 接单, 开始处置, 退回, 处置完毕,
 #: 核查通过, 核查不通过, 结案, 上报/升级, 督办, 注销, 合并).
@@ -69,8 +65,6 @@ ACTION_MSGIDS: dict[str, str] = {
 ASSIGN_ACTIONS = frozenset({"dispatch", "reassign"})
 #: Actions whose note (reason) is required (``geodata.workflow.TRANSITIONS``).
 NOTE_REQUIRED = frozenset({"reject", "decline", "resolve", "reopen"})
-#: Deadline tier → msgid.
-PRIORITY_MSGIDS: dict[str, str] = {"red": "Red", "yellow": "Yellow", "blue": "Blue"}
 #: Countdown units (``{n}`` placeholders) → msgid.
 UNIT_MSGIDS: dict[str, str] = {"d": "{n} d", "h": "{n} h", "m": "{n} min", "s": "{n} s"}
 

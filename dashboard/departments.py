@@ -13,32 +13,25 @@ import dash_leaflet as dl
 
 from api.departments import DEPARTMENTS_PATH
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, t
+from gridcmd.i18n import DEFAULT_LANG, t
+from gridcmd.vocab import DEPARTMENT_KIND_MSGIDS
 from layers.departments import department_layer, department_overlay, departments_hideout
 
-__all__ = ["DEPARTMENTS", "KIND_MSGIDS", "department_overlay_for", "kind_label"]
+__all__ = ["DEPARTMENTS", "DEPARTMENT_KIND_MSGIDS", "department_overlay_for", "kind_label"]
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 DEPARTMENTS = "Departments"
 
-#: Department kinds (geodata.models.DEPARTMENT_KINDS) → msgid of their name.
-KIND_MSGIDS: dict[str, str] = {
-    "police": "Police station",
-    "court": "Court",
-    "procuratorate": "Procuratorate",
-    "judicial": "Judicial office",
-    "petition": "Petition office",
-}
 
 
 def kind_label(kind: str, lang: str = DEFAULT_LANG) -> str:
     """The name of a department kind in ``lang`` (the kind itself when unknown)."""
-    return t(KIND_MSGIDS[kind], lang) if kind in KIND_MSGIDS else kind
+    return t(DEPARTMENT_KIND_MSGIDS[kind], lang) if kind in DEPARTMENT_KIND_MSGIDS else kind
 
 
 def department_overlay_for(lang: str = DEFAULT_LANG) -> dl.Overlay:
     """The "部门 / Departments" overlay (off by default): the department layer
     (``ids.DEPARTMENT_LAYER``) on ``GET /geo/departments.geojson``."""
-    hideout = departments_hideout({k: kind_label(k, lang) for k in KIND_MSGIDS})
+    hideout = departments_hideout({k: kind_label(k, lang) for k in DEPARTMENT_KIND_MSGIDS})
     layer = department_layer(DEPARTMENTS_PATH, id=ids.DEPARTMENT_LAYER, hideout=hideout)
     return department_overlay(layer, name=t(DEPARTMENTS, lang), checked=False)

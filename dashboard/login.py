@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from dashboard.i18n import normalise_lang, t
 from dashboard.layout import TITLE
+from gridcmd.i18n import normalise_lang, t
 
 __all__ = ["account_page", "login_page", "message_page", "password_page", "totp_page"]
 
-# msgids (translations in dashboard/locale/*/messages.po)
+# msgids (translations in gridcmd/locale/*/messages.po)
 SIGN_IN = "Sign in"
 USERNAME = "Username"
 PASSWORD = "Password"  # noqa: S105 (a msgid)

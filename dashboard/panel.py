@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl, urlencode
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, LANGS, normalise_lang, t
-from layers.metrics import METRIC_MSGIDS
+from gridcmd.i18n import DEFAULT_LANG, LANGS, normalise_lang, t
+from gridcmd.vocab import METRIC_MSGIDS
 from layers.panel import panel_content
 
 __all__ = [

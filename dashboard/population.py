@@ -21,7 +21,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, t
+from gridcmd.i18n import DEFAULT_LANG, t
 
 __all__ = [
     "HOUSEHOLDS",
@@ -34,7 +34,7 @@ __all__ = [
     "unmasked_values",
 ]
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 HOUSEHOLDS = "Household locations"
 MEMBERS = "household members"
 HOUSEHOLD_UNIT = "households (unit)"

@@ -17,7 +17,8 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, level_name, t
+from gridcmd.i18n import DEFAULT_LANG, level_name, t
+from gridcmd.vocab import DUTY_MSGIDS
 
 __all__ = [
     "WRITE_CONTROLS",
@@ -30,9 +31,8 @@ __all__ = [
     "worker_options",
 ]
 
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 ROSTER = "Grid worker roster"
-DUTY_MSGIDS = {"on_duty": "On duty", "off_duty": "Off duty", "on_leave": "On leave"}
 
 #: Inputs and buttons that change data: disabled without the ``roster`` permission.
 WRITE_CONTROLS = (

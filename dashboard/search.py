@@ -9,8 +9,8 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import DEFAULT_LANG, t
 from geodata.search import QUERY_MAX
+from gridcmd.i18n import DEFAULT_LANG, t
 
 __all__ = ["DEBOUNCE_S", "search_box"]
 

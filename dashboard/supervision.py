@@ -14,14 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.i18n import CATEGORY_MSGIDS, DEFAULT_LANG, t
-from dashboard.live import STATUS_MSGIDS
-from geodata.stats import TIMEZONE
+from gridcmd.i18n import DEFAULT_LANG, t
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS, TZ
 
 __all__ = [
     "KINDS",
@@ -36,8 +34,7 @@ __all__ = [
     "tab_label",
 ]
 
-TZ = ZoneInfo(TIMEZONE)
-# msgids (English source texts; translations in dashboard/locale/*/messages.po)
+# msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 SUPERVISION = "Supervision"
 SYNTHETIC = "Synthetic demo data"
 #: Queue kind (geodata.supervision.supervision_queue) → msgid of its tab.
@@ -61,7 +58,6 @@ TAB_IDS = {
     "escalated": ids.SUP_TAB_ESCALATED,
 }
 PRIORITY_COLOURS = {"red": "#e03131", "yellow": "#f59f00", "blue": "#1c7ed6"}
-PRIORITY_MSGIDS = {"red": "Red", "yellow": "Yellow", "blue": "Blue"}
 #: How often an open panel reloads its queue.
 REFRESH_MS = 30_000
 

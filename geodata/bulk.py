@@ -29,8 +29,8 @@ from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
 from geodata.dispatch import recommend_workers
-from geodata.stats import OPEN_STATUSES
 from geodata.workflow import NO_EVENT, TRANSITIONS, Actor, WorkflowError, load_event, perform
+from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
     "BULK_ACTIONS",

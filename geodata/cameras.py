@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from geodata.attribution import CoordinateError, attribute_points, validate_lonlat
 from geodata.cells import check_scope_path, view_params
 from geodata.crs import CRS_NAMES, to_wgs84
-from geodata.models import STREAM_KINDS
+from gridcmd.vocab import STREAM_KINDS
 
 __all__ = [
     "ALLOWED_SCHEMES",

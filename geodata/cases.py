@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 from geodata.departments import suggest_departments
 from geodata.dispatch import recommend_workers
 from geodata.duplicates import find_duplicates
-from geodata.stats import OPEN_STATUSES
 from geodata.workflow import Actor, allowed_actions, load_event, priority_for_severity
+from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = ["HISTORY_LIMIT", "case_view"]
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gridcmd.vocab import CLOSED_STATUSES
+
 __all__ = [
     "PREFECTURE_PATH",
     "cell_by_code",
@@ -32,7 +34,6 @@ PREFECTURE_PATH = "532900"
 _LTREE = re.compile(r"[A-Za-z0-9_]{1,64}(\.[A-Za-z0-9_]{1,64}){0,5}")
 
 #: Event statuses that count as finished (not "open").
-_CLOSED_STATUSES = ("resolved", "verified", "closed", "rejected")
 
 _CELLS_GEOJSON = text(
     """
@@ -212,7 +213,7 @@ def prefecture_summary(conn: Connection, scope_path: str) -> dict[str, Any]:
     """
     params = {"scope": check_scope_path(scope_path)}
     root = conn.execute(_SCOPE_ROOT, params).mappings().one_or_none()
-    agg = conn.execute(_SCOPE_COUNTS, {**params, "closed": list(_CLOSED_STATUSES)})
+    agg = conn.execute(_SCOPE_COUNTS, {**params, "closed": list(CLOSED_STATUSES)})
     agg = agg.mappings().one()
     counts = {level: 0 for level in range(1, 7)}
     counts.update({int(k): int(v) for k, v in agg["cells_by_level"].items()})

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
 from geodata.dispatch import _lower_bound_m
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
     "KIND_PREFERENCE",

@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
     "LOAD_PENALTY_M",

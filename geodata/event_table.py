@@ -11,7 +11,7 @@ Filters (:class:`EventFilters`, built from browser or query-string values by
 :func:`parse_filters`, which raises :class:`FilterError` naming the field):
 
 * ``statuses`` / ``categories`` / ``priorities``: any of the values (empty: all);
-* ``date_from`` / ``date_to``: calendar days in :data:`geodata.stats.TIMEZONE` (Dali local
+* ``date_from`` / ``date_to``: calendar days in :data:`gridcmd.vocab.TIMEZONE` (Dali local
   time), inclusive, on ``reported_at``;
 * ``overdue_only``: open (:data:`geodata.stats.OPEN_STATUSES`) and ``due_at < now``;
 * ``supervised_only``: ``supervised_at`` is set (督办);
@@ -35,15 +35,14 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES, PRIORITIES
 from geodata.residents import mask_id, mask_phone
-from geodata.stats import OPEN_STATUSES, TIMEZONE, custom_plans
+from geodata.stats import custom_plans
+from gridcmd.vocab import EVENT_CATEGORIES, EVENT_STATUSES, OPEN_STATUSES, PRIORITIES, TZ
 
 __all__ = [
     "EXPORT_MAX",
@@ -83,7 +82,6 @@ SORTS: dict[str, str] = {
 }
 DEFAULT_SORT = "reported_desc"
 
-_TZ = ZoneInfo(TIMEZONE)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LATIN = re.compile(r"[A-Za-z]")
 _HEX = re.compile(r"[0-9a-fA-F]{4,32}")
@@ -261,10 +259,10 @@ def _where(f: EventFilters, scope: str, now: dt.datetime | None) -> tuple[str, d
         params["priorities"] = list(f.priorities)
     if f.date_from:
         sql.append("e.reported_at >= :t_from")
-        params["t_from"] = dt.datetime.combine(f.date_from, dt.time(), _TZ)
+        params["t_from"] = dt.datetime.combine(f.date_from, dt.time(), TZ)
     if f.date_to:
         sql.append("e.reported_at < :t_to")
-        params["t_to"] = dt.datetime.combine(f.date_to + dt.timedelta(days=1), dt.time(), _TZ)
+        params["t_to"] = dt.datetime.combine(f.date_to + dt.timedelta(days=1), dt.time(), TZ)
     if f.overdue_only:
         sql.append(f"e.status = ANY(:open) AND e.due_at < {_NOW}")
     if f.supervised_only:

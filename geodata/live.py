@@ -31,8 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES, SEVERITIES
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import EVENT_CATEGORIES, EVENT_STATUSES, OPEN_STATUSES, SEVERITIES
 
 __all__ = [
     "CHANNEL",

@@ -1,7 +1,7 @@
 """Level-of-detail geometry: build the pre-simplified bands and serve one viewport's payload.
 
 Build (after seeding or importing cells): for every level and every zoom band in which that
-level can be drawn (``layers.lod.bands_for_level``), the whole level is simplified at once as a
+level can be drawn (``gridcmd.zoom.bands_for_level``), the whole level is simplified at once as a
 *coverage* (``shapely.coverage_simplify``: topology-preserving, so neighbours keep sharing their
 simplified edges and no gaps open), coordinates are rounded to the band's quantum, and the
 result is stored in ``grid_cell_lod``. A build id is stored in ``grid_meta`` for ETags.
@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from geodata.cells import check_scope_path
-from layers.lod import BANDS, bands_for_level, display_level, natural_level
+from gridcmd.zoom import BANDS, bands_for_level, display_level, natural_level
 
 LOD_VERSION_KEY = "lod_version"
 #: An empty FeatureCollection in geobuf (``ST_AsGeobuf`` over no rows is NULL).

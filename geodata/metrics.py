@@ -18,13 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.stats import _NOW, OPEN_STATUSES, _check_int, custom_plans, resolve_cell
-from layers.lod import display_level, natural_level
+from geodata.stats import _NOW, _check_int, custom_plans, resolve_cell
+from gridcmd.vocab import METRICS, OPEN_STATUSES
+from gridcmd.zoom import display_level, natural_level
 
 __all__ = ["METRICS", "check_bbox", "metric_values", "view_metric_values"]
 
 #: Map metrics; "none" colours nothing.
-METRICS = ("none", "open", "overdue", "rate30", "coverage", "staffing", "uncovered")
 
 # Cells of one level in the view (inside the scope and, when given, inside `:inside`); `akey`
 # is the code of the cell's ancestor at `:akey_level` (the cell itself for event metrics).
@@ -218,7 +218,7 @@ def view_metric_values(
     now: dt.datetime | None = None,
 ) -> tuple[int, dict[str, float]]:
     """``(level, values)`` for the cells the map draws in a viewport: the level is
-    :func:`layers.lod.display_level` of ``zoom`` and the selected cell's level (as in the grid
+    :func:`gridcmd.zoom.display_level` of ``zoom`` and the selected cell's level (as in the grid
     route), and when the selection is drawn deeper than the zoom's natural level only the
     cells inside the selection get values. An unknown or out-of-scope ``selected`` counts as
     no selection; a malformed one is a ValueError."""

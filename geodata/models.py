@@ -32,59 +32,22 @@ from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
+from gridcmd.vocab import (
+    DEPARTMENT_KINDS,
+    DIFFICULTIES,
+    DUTY_STATUSES,
+    EVENT_CATEGORIES,
+    EVENT_STATUSES,
+    LIVE_KINDS,
+    POSITION_SOURCES,
+    PRIORITIES,
+    ROLES,
+    SECURITY_KINDS,
+    SEVERITIES,
+    STREAM_KINDS,
+)
+
 SRID = 4326
-
-#: Grid levels, 1 (prefecture) to 6 (micro-grid).
-LEVELS: dict[int, str] = {
-    1: "prefecture",
-    2: "county",
-    3: "township",
-    4: "village",
-    5: "grid",
-    6: "micro_grid",
-}
-
-EVENT_CATEGORIES = (
-    "dispute",  # 矛盾纠纷
-    "social_risk",  # 社会风险隐患
-    "public_security",  # 治安
-    "party_building",  # 党建
-    "rural_revitalisation",  # 乡村振兴
-    "civilised_city",  # 文明创建
-    "ethnic_religious",  # 民族宗教
-    "epidemic_prevention",  # 疫情防控
-    "environment",  # 生态环境
-    "forest_fire",  # 森林防火
-    "livelihood",  # 民生服务
-)
-DIFFICULTIES = ("simple", "ordinary", "difficult")
-SEVERITIES = ("low", "medium", "high", "critical")
-EVENT_STATUSES = (
-    "reported",
-    "accepted",
-    "dispatched",
-    "in_progress",
-    "resolved",
-    "verified",
-    "closed",
-    "rejected",
-    "returned",
-    "escalated",
-)
-DUTY_STATUSES = ("on_duty", "off_duty", "on_leave")
-POSITION_SOURCES = ("gps", "network", "manual", "simulated")
-ROLES = (
-    "admin",
-    "commander",
-    "dispatcher",
-    "supervisor",
-    "auditor",
-    "grid_worker",
-    "department",
-)
-PRIORITIES = ("red", "yellow", "blue")
-DEPARTMENT_KINDS = ("police", "court", "procuratorate", "judicial", "petition")
-
 
 def _in(col: str, values: tuple[str, ...]) -> str:
     return f"{col} IN ({', '.join(repr(v) for v in values)})"
@@ -369,7 +332,7 @@ class Account(Base):
 
 class GridCellLod(Base):
     """A cell's outline simplified (topology-preserving, per level) and quantised for one zoom
-    band; see ``layers.lod`` for the bands and ``geodata.lod`` for how they are built."""
+    band; see ``gridcmd.zoom`` for the bands and ``geodata.lod`` for how they are built."""
 
     __tablename__ = "grid_cell_lod"
     __table_args__ = (
@@ -426,8 +389,6 @@ class ApiToken(Base):
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09")
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
-STREAM_KINDS = ("hls", "mp4", "rtsp", "web")
-LIVE_KINDS = ("event", "worker", "camera")
 
 
 class EventPhoto(Base):
@@ -593,11 +554,7 @@ class LiveChange(Base):
 
 # ----------------------------------------------------------------------------- migration 0005
 
-SECURITY_KINDS = (
-    "login", "login_failed", "lockout", "logout", "session_expired", "denied", "export",
-    "unmask", "password_change", "account_change", "second_factor", "roster_change",
-    "id_search", "rate_limit",
-)  # fmt: skip
+
 
 
 class RolePolicy(Base):

@@ -3,7 +3,7 @@
 The grid is the worker's L5 grid (see :mod:`geodata.fieldwork`); its numbers come from
 :func:`geodata.stats.cell_summary` (the same definitions as the command map's side panel),
 plus the open events by status and category and the worker's own records. "Today" and "this
-month" are calendar periods in :data:`geodata.stats.TIMEZONE`.
+month" are calendar periods in :data:`gridcmd.vocab.TIMEZONE`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.fieldwork import worker_grid
-from geodata.stats import OPEN_STATUSES, TIMEZONE, cell_summary
+from geodata.stats import cell_summary
+from gridcmd.vocab import OPEN_STATUSES, TIMEZONE
 
 __all__ = ["MAX_TASKS", "my_overview", "my_tasks"]
 

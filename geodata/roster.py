@@ -19,17 +19,16 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.accounts import Caller, has_permission
 from geodata.cells import check_scope_path
-from geodata.stats import TIMEZONE, check_code, custom_plans
+from geodata.stats import check_code, custom_plans
+from gridcmd.vocab import DUTY_STATUSES, TZ
 
 __all__ = [
-    "DUTY_STATUSES",
     "NotInScope",
     "RosterError",
     "add_worker",
@@ -46,7 +45,6 @@ __all__ = [
     "worker_trainings",
 ]
 
-DUTY_STATUSES = ("on_duty", "off_duty", "on_leave")
 #: Workers may be assigned to grids (L5) and micro-grids (L6) only.
 ASSIGNABLE_LEVELS = (5, 6)
 MAX_TRAINEES = 500
@@ -499,7 +497,7 @@ def record_training(
         day = held_on if isinstance(held_on, dt.date) else dt.date.fromisoformat(str(held_on))
     except ValueError:
         raise RosterError("Invalid date (YYYY-MM-DD).") from None
-    today = today or dt.datetime.now(ZoneInfo(TIMEZONE)).date()  # the dashboard's calendar
+    today = today or dt.datetime.now(TZ).date()  # the dashboard's calendar
     if not dt.date(2000, 1, 1) <= day <= today:
         raise RosterError("The training date must not be in the future.")
     title = _clean_note(title, 120)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from geodata.models import SECURITY_KINDS
+from gridcmd.vocab import SECURITY_KINDS
 
 __all__ = ["log_denied_throttled", "log_security", "recent_failures_from", "recent_security_log"]
 

@@ -23,19 +23,16 @@ Calendar days (the trend chart) are days in :data:`TIMEZONE`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
+from gridcmd.vocab import CELL_CODE_RE, OPEN_STATUSES, TIMEZONE
 
 __all__ = [
-    "CODE_RE",
     "PATH_NAMES_SQL",
-    "OPEN_STATUSES",
-    "TIMEZONE",
     "cell_summary",
     "check_code",
     "event_trend",
@@ -43,13 +40,6 @@ __all__ = [
     "custom_plans",
     "top_categories",
 ]
-
-#: Event statuses that count as open (not finished).
-OPEN_STATUSES = ("reported", "accepted", "dispatched", "in_progress", "returned", "escalated")
-#: Local time zone of Dali prefecture, for calendar days.
-TIMEZONE = "Asia/Shanghai"
-#: A cell code (ltree label): letters, digits, underscore.
-CODE_RE = re.compile(r"[A-Za-z0-9_]{1,24}")
 
 _NOW = "coalesce(CAST(:now AS timestamptz), now())"
 
@@ -168,7 +158,7 @@ _CUSTOM_PLANS = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', 
 
 def check_code(code: Any) -> str:
     """``code`` if it is a syntactically valid cell code, else raise ValueError."""
-    if not isinstance(code, str) or not CODE_RE.fullmatch(code):
+    if not isinstance(code, str) or not CELL_CODE_RE.fullmatch(code):
         raise ValueError(f"not a valid cell code: {code!r}")
     return code
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.accounts import Caller, has_permission
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
     "ACTIONS",

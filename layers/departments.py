@@ -16,7 +16,7 @@ from typing import Any
 
 import dash_leaflet as dl
 
-from geodata.models import DEPARTMENT_KINDS
+from gridcmd.vocab import DEPARTMENT_KINDS
 from layers.cameras import cameras_geojson
 
 __all__ = [

@@ -15,9 +15,10 @@ from typing import Any
 
 import dash_leaflet as dl
 
+from gridcmd.vocab import CLOSED_STATUSES
+
 __all__ = [
     "CATEGORY_COLORS",
-    "CLOSED_STATUSES",
     "SUPERCLUSTER",
     "WORKER_COLORS",
     "empty_collection",
@@ -44,7 +45,6 @@ CATEGORY_COLORS: dict[str, str] = {
     "livelihood": "#495057",
 }
 #: Statuses drawn faded (the workflow is over).
-CLOSED_STATUSES = ("resolved", "verified", "closed", "rejected")
 #: Worker marker fill per display status (``stale``: on duty, no fix for too long).
 WORKER_COLORS: dict[str, str] = {"on_duty": "#2f9e44", "off_duty": "#868e96", "stale": "#f59f00"}
 #: supercluster options: cluster radius in px, no clustering past zoom 16.

@@ -1,81 +1,16 @@
-"""Level-of-detail rules: which grid level at which zoom, simplification and quantisation per
-zoom band, and the viewport URL of the grid payload. Pure functions (no database, no request).
-
-Zooms are Leaflet/Web-Mercator zooms (256 px tiles). At zoom ``z`` one screen pixel spans
-``360 / (256 · 2^z)`` degrees of longitude; simplification tolerances are half a pixel at the
-band's lowest zoom, so the simplified outline is indistinguishable from the original.
+"""The viewport URL of the grid payload: the view's box grown and snapped so that small pans
+reuse the same URL. Pure functions (no database, no request); the zoom rules themselves (which
+level at which zoom, the simplification bands) are in :mod:`gridcmd.zoom`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
-MIN_ZOOM = 6
-MAX_ZOOM = 19
+from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, pixel_deg
 
-#: Natural level per zoom: the level whose cells are a comfortable size on screen. At Dali's
-#: latitude a screen pixel is ~141 km / 2^z, so a 1920-px screen spans ~530 km at z9 (the
-#: whole prefecture), ~66 km at z12, ~16 km at z14, ~4 km at z16. Chosen so that fitting a
-#: cell of level L to the screen lands in the natural range of level L + 1 (the prefecture fits
-#: at z9 → counties; a county at z10–11 → townships; a township at z12–13 → villages; a
-#: village at z14–15 → grids; a grid at z16+ → micro-grids).
-_NATURAL = ((9, 2), (11, 3), (13, 4), (15, 5))  # (max zoom, level); above → 6
-
-
-def natural_level(zoom: float) -> int:
-    """The grid level drawn at ``zoom`` when nothing is selected (2 … 6)."""
-    z = int(math.floor(zoom))
-    for max_z, level in _NATURAL:
-        if z <= max_z:
-            return level
-    return 6
-
-
-def display_level(zoom: float, selected_level: int | None) -> int:
-    """The level to draw: the natural level, or the selected cell's children when the view is
-    at most one level coarser than the selection (a cell larger than usual for its level fits
-    the screen one zoom range early; its children are still drawn). Zooming out further falls
-    back to the natural level. Deeper-than-natural cells are drawn inside the selection only
-    (see ``geodata.lod.grid_view``), so the polygon count stays bounded."""
-    nat = natural_level(zoom)
-    if selected_level is not None and selected_level < 6 and nat >= selected_level - 1:
-        return max(nat, selected_level + 1)
-    return nat
-
-
-@dataclass(frozen=True)
-class Band:
-    """One zoom band of pre-simplified geometry."""
-
-    band: int  # the band's lowest zoom
-    tolerance: float  # simplification tolerance, degrees
-    digits: int  # coordinates rounded to 10^-digits degrees
-
-
-def pixel_deg(zoom: float) -> float:
-    """Degrees of longitude per screen pixel at ``zoom``."""
-    return 360.0 / (256.0 * 2.0**zoom)
-
-
-def _digits_for(zoom: int) -> int:
-    # Coordinate quantum: the largest power of ten not above one screen pixel at ``zoom``
-    # (Leaflet draws at whole pixels anyway). Geobuf stores integers at that precision, so a
-    # coarser quantum means smaller deltas and fewer bytes per vertex.
-    return math.ceil(-math.log10(pixel_deg(zoom)))
-
-
-#: Bands 8 … 16; zooms below 8 use band 8, above 16 band 16 (≈ 1 m, 2 px at z18).
-BANDS: dict[int, Band] = {
-    b: Band(b, pixel_deg(b) / 2, _digits_for(b)) for b in range(8, 17)
-}
-
-
-def band_for_zoom(zoom: float) -> int:
-    """The pre-simplified band used at ``zoom``."""
-    return min(max(int(math.floor(zoom)), min(BANDS)), max(BANDS))
-
+__all__ = ["MARGIN_PX", "SNAP_PX", "grid_url", "snap_bbox"]
 
 #: Snapping grid for viewport boxes, in screen pixels at the request zoom: small pans reuse
 #: the same URL (and the browser's HTTP cache) and the margin pre-loads the surroundings.
@@ -116,16 +51,3 @@ def grid_url(
     if selected:
         params["sel"] = selected
     return "/geo/grid.pbf?" + urlencode(params)
-
-
-def levels_at_zoom(zoom: float) -> set[int]:
-    """The levels drawn across a whole viewport at ``zoom``: natural or one deeper (a level two
-    deeper appears only inside one selected cell and uses the nearest stored band)."""
-    nat = natural_level(zoom)
-    return {nat, min(nat + 1, 6)}
-
-
-def bands_for_level(level: int) -> list[int]:
-    """The zoom bands in which ``level`` can be drawn (those the LOD table must hold)."""
-    bands = {band_for_zoom(z) for z in range(MIN_ZOOM, MAX_ZOOM + 1) if level in levels_at_zoom(z)}
-    return sorted(bands)

@@ -35,10 +35,10 @@ from typing import Any
 
 from dash import html
 
-from dashboard.i18n import t
+from gridcmd.i18n import t
+from gridcmd.vocab import METRIC_MSGIDS
 
 __all__ = [
-    "METRIC_MSGIDS",
     "METRIC_PALETTES",
     "NODATA_COLOR",
     "class_breaks",
@@ -48,16 +48,6 @@ __all__ = [
     "metric_legend",
 ]
 
-#: UI label (msgid) of each metric.
-METRIC_MSGIDS: dict[str, str] = {
-    "none": "None",
-    "open": "Open events",
-    "overdue": "Overdue events",
-    "rate30": "Events per 10,000 residents (30 days)",
-    "coverage": "On-duty coverage",
-    "staffing": "Assigned workers (0 / 1 / 2+)",
-    "uncovered": "Grids without a worker",
-}
 
 #: Sequential palettes (ColorBrewer). Event metrics: more is worse, light → dark red.
 #: Coverage: less is worse, red → blue (RdYlBu, readable with red-green colour blindness).

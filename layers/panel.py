@@ -15,7 +15,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard.i18n import category_name, level_name, t
+from gridcmd.i18n import category_name, level_name, t
 
 __all__ = [
     "CHART_CONFIG",

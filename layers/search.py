@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from dashboard.i18n import DEFAULT_LANG, level_name, normalise_lang, t
+from gridcmd.i18n import DEFAULT_LANG, level_name, normalise_lang, t
 
 __all__ = ["cell_href", "search_message", "search_results"]
 

@@ -338,7 +338,7 @@ def test_password_policy(password, ok):
 
 
 def test_policy_messages_are_translated():
-    from dashboard.i18n import CATALOGS
+    from gridcmd.i18n import CATALOGS
 
     for msgid in check_password_policy("a", "a"):
         assert msgid in CATALOGS["zh"]

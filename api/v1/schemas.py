@@ -23,7 +23,7 @@ from pydantic import (
 
 from geodata.crs import CRS_NAMES
 from geodata.ingest import clean_text
-from geodata.models import DIFFICULTIES, EVENT_CATEGORIES, SEVERITIES
+from gridcmd.vocab import DIFFICULTIES, EVENT_CATEGORIES, SEVERITIES
 
 #: Most fixes accepted in one ``POST /positions`` with a worker token (more → 413).
 MAX_FIXES = 500

@@ -19,10 +19,10 @@ import openpyxl
 import pytest
 
 from api.exports import _csv_lines, _xlsx_file, guard_cell, row_cells
-from dashboard.event_table import SEVERITY_MSGIDS, export_header, export_values
+from dashboard.event_table import export_header, export_values
 from geodata.event_table import ROW_KEYS
-from geodata.models import EVENT_CATEGORIES, EVENT_STATUSES, PRIORITIES
 from geodata.safe_text import needs_formula_guard
+from gridcmd.vocab import EVENT_CATEGORIES, EVENT_STATUSES, PRIORITIES, SEVERITY_MSGIDS
 
 UTC = dt.UTC
 AWKWARD = [

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from geodata.crs import wgs84_to_gcj02
 from geodata.ingest import haversine_m
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 
 TOLERANCE = 200.0  # Settings().checkin_tolerance_m, the fixture app's value
 

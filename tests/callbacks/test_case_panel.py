@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from callbacks import cases as case_callbacks
 from dashboard import ids
-from dashboard.i18n import t
+from gridcmd.i18n import t
 from geodata.accounts import Caller
 from geodata.workflow import Actor, allowed_actions, load_event
 from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered

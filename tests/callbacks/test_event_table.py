@@ -19,7 +19,8 @@ import callbacks
 from callbacks import event_table as et
 from dashboard import ids
 from dashboard.event_table import column_defs, event_table_panel
-from geodata.accounts import PERMISSIONS, Caller
+from geodata.accounts import Caller
+from gridcmd.vocab import PERMISSIONS
 from tests.callbacks.fakes import FakeApp, TxEngine
 from tests.conftest import FIXTURE_NOW
 from tests.event_rows import insert_event

@@ -14,7 +14,8 @@ from dashboard import ids
 from dashboard.layout import INITIAL
 from geodata.cells import cell_by_code
 from geodata.db import make_engine
-from layers.lod import display_level, grid_url
+from gridcmd.zoom import display_level
+from layers.lod import grid_url
 from layers.viewport import bbox_to_bounds, fit_view
 from tests.conftest import signed_in
 

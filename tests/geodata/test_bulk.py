@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from geodata import bulk
 from geodata.accounts import Caller
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 from geodata.workflow import Actor
 
 COUNTY = "532901"

@@ -19,7 +19,7 @@ from geodata.departments import (
     list_departments,
     suggest_departments,
 )
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 from tests.conftest import FIXTURE_NOW, TEST_PASSWORD
 
 PREFECTURE = "532900"

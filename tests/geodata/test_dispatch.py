@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from geodata import dispatch
 from geodata.dispatch import recommend_workers
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 
 GEOD = Geod(ellps="WGS84")
 NOW = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)

@@ -10,16 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from geodata.cells import PREFECTURE_PATH
-from geodata.metrics import METRICS, metric_values, view_metric_values
-from geodata.stats import (
-    OPEN_STATUSES,
-    TIMEZONE,
-    cell_summary,
-    event_trend,
-    resolve_cell,
-    top_categories,
-)
-from layers.lod import display_level
+from geodata.metrics import metric_values, view_metric_values
+from geodata.stats import cell_summary, event_trend, resolve_cell, top_categories
+from gridcmd.vocab import METRICS, OPEN_STATUSES, TIMEZONE
+from gridcmd.zoom import display_level
 from tests.conftest import FIXTURE_NOW
 
 NOW = FIXTURE_NOW

@@ -11,7 +11,7 @@ from pyproj import Geod
 from sqlalchemy import text
 
 from geodata.duplicates import find_duplicates
-from geodata.stats import OPEN_STATUSES
+from gridcmd.vocab import OPEN_STATUSES
 from geodata.supervision import run_supervision, supervision_queue
 from geodata.workflow import Actor, WorkflowError, perform
 from tests.geodata.test_workflow import NOW, world  # noqa: F401 - fixture

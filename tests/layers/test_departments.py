@@ -8,8 +8,8 @@ import json
 import dash_leaflet as dl
 
 from dashboard import ids
-from dashboard.departments import KIND_MSGIDS, department_overlay_for, kind_label
-from geodata.models import DEPARTMENT_KINDS
+from dashboard.departments import department_overlay_for, kind_label
+from gridcmd.vocab import DEPARTMENT_KIND_MSGIDS, DEPARTMENT_KINDS
 from layers.cameras import COORD_DIGITS
 from layers.departments import (
     department_layer,
@@ -67,7 +67,7 @@ def test_dashboard_overlay_is_off_and_translated():
     assert layer.id == ids.DEPARTMENT_LAYER and layer.url == "/geo/departments.geojson"
     assert layer.hideout["kinds"]["police"] == "派出所"
     assert en.children.hideout["kinds"]["petition"] == "Petition office"
-    assert set(KIND_MSGIDS) == set(DEPARTMENT_KINDS)
+    assert set(DEPARTMENT_KIND_MSGIDS) == set(DEPARTMENT_KINDS)
     assert kind_label("court", "zh") == "人民法院" and kind_label("nope", "zh") == "nope"
 
 

@@ -8,21 +8,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from layers.lod import (
+from gridcmd.zoom import (
     BANDS,
-    MARGIN_PX,
     MAX_ZOOM,
     MIN_ZOOM,
-    SNAP_PX,
     band_for_zoom,
     bands_for_level,
     display_level,
-    grid_url,
     levels_at_zoom,
     natural_level,
     pixel_deg,
-    snap_bbox,
 )
+from layers.lod import MARGIN_PX, SNAP_PX, grid_url, snap_bbox
 
 ZOOMS = [z / 4 for z in range(MIN_ZOOM * 4, MAX_ZOOM * 4 + 1)]  # every 0.25 (zoomSnap)
 DALI_VIEW = (99.9, 25.4, 100.4, 25.8)

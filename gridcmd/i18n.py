@@ -1,7 +1,7 @@
 """Translations: gettext-style ``.po`` catalogs read with Babel, Simplified Chinese by default.
 
 Message ids are stable English texts (``t("Open events")``); the catalogs live in
-``dashboard/locale/<locale>/LC_MESSAGES/messages.po`` and are parsed once at import with
+``gridcmd/locale/<locale>/LC_MESSAGES/messages.po`` and are parsed once at import with
 :func:`babel.messages.pofile.read_po` (no compile step, nothing to keep in sync by hand).
 A msgid without a translation (absent, empty or fuzzy) falls back to the msgid itself, and an
 unknown language falls back to :data:`DEFAULT_LANG`.
@@ -20,12 +20,12 @@ from urllib.parse import parse_qs
 
 from babel.messages.pofile import read_po
 
+from gridcmd.vocab import CATEGORY_MSGIDS, LEVEL_MSGIDS
+
 __all__ = [
     "CATALOGS",
-    "CATEGORY_MSGIDS",
     "DEFAULT_LANG",
     "LANGS",
-    "LEVEL_MSGIDS",
     "LOCALE_DIR",
     "category_name",
     "lang_from_search",
@@ -42,32 +42,6 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 
 #: UI language → catalog locale directory.
 _LOCALES: dict[str, str] = {"zh": "zh_CN", "en": "en"}
-
-#: msgids of the six grid levels (1 prefecture … 6 micro-grid).
-LEVEL_MSGIDS: dict[int, str] = {
-    1: "Prefecture",
-    2: "County",
-    3: "Township",
-    4: "Village",
-    5: "Grid",
-    6: "Micro-grid",
-}
-
-#: msgids of the event categories of :data:`geodata.models.EVENT_CATEGORIES`.
-CATEGORY_MSGIDS: dict[str, str] = {
-    "dispute": "Dispute",
-    "social_risk": "Social risk",
-    "public_security": "Public security",
-    "party_building": "Party building",
-    "rural_revitalisation": "Rural revitalisation",
-    "civilised_city": "Civilised city",
-    "ethnic_religious": "Ethnic and religious affairs",
-    "epidemic_prevention": "Epidemic prevention",
-    "environment": "Environment",
-    "forest_fire": "Forest fire",
-    "livelihood": "Livelihood services",
-}
-
 
 def _load(locale: str) -> MappingProxyType[str, str]:
     """msgid → translation of one catalog; untranslated and fuzzy entries are left out."""
