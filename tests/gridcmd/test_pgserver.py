@@ -23,6 +23,10 @@ from sqlalchemy.engine import make_url
 
 from gridcmd import pgserver
 
+# Starts PostgreSQL clusters of its own: slow, and the database tier though it takes no
+# database fixture.
+pytestmark = [pytest.mark.slow, pytest.mark.db]
+
 try:
     _BINDIR: Path | None = pgserver.find_pg_bindir()
 except pgserver.PgServerError:
@@ -212,7 +216,7 @@ def test_missing_binaries_name_the_package() -> None:
 
 
 def test_missing_postgis_message_names_the_package() -> None:
-    message = str(pgserver._missing_extension_error("postgis", 15))
+    message = str(pgserver.missing_extension_error("postgis", 15))
     assert "postgresql-15-postgis-3" in message
 
 
