@@ -109,6 +109,13 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the roster panel's callbacks on ``app``."""
     del settings
 
+    def _log_denied(caller: Caller, action: str, detail: str) -> None:
+        try:
+            with engine.begin() as conn:
+                roster.log_roster(conn, caller, "denied", f"roster {action}", detail, ip=_ip())
+        except DBAPIError:  # the refusal stands even if it cannot be logged
+            pass
+
     @app.callback(
         Output(ids.ROSTER_PANEL, "hidden"),
         Input(ids.ROSTER_OPEN, "n_clicks"),
@@ -273,17 +280,17 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         try:
             with engine.begin() as conn:
                 ok = _run(conn, caller, action, form, lang)
+        except roster.NumberUnavailable:
+            # Word for word the answer to any refused write: no sign of the out-of-scope
+            # worker who holds the number (geodata.roster.add_worker); auditors see a denial.
+            _log_denied(caller, action, "employee number unavailable")
+            return [roster_message(t(FAILED, lang), "error")], no_update
         except roster.RosterError as exc:
             extra = str(exc)[len(exc.msgid) :].strip()
             text_ = t(exc.msgid, lang) + (f" {extra}" if extra else "")
             return [roster_message(text_, "error")], no_update
         except (LookupError, PermissionError) as exc:
-            try:
-                with engine.begin() as conn:
-                    roster.log_roster(conn, caller, "denied", f"roster {action}",
-                                      type(exc).__name__, ip=_ip())  # fmt: skip
-            except DBAPIError:
-                pass
+            _log_denied(caller, action, type(exc).__name__)
             msg = roster.NO_PERMISSION if isinstance(exc, PermissionError) else roster.NOT_IN_SCOPE
             return [roster_message(t(msg, lang), "error")], no_update
         except DBAPIError as exc:

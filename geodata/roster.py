@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from geodata.accounts import Caller, has_permission
 from geodata.cells import check_scope_path
@@ -30,6 +31,7 @@ from gridcmd.vocab import DUTY_STATUSES, TZ
 
 __all__ = [
     "NotInScope",
+    "NumberUnavailable",
     "RosterError",
     "add_worker",
     "assignment_history",
@@ -58,6 +60,8 @@ _NOW = "coalesce(CAST(:now AS timestamptz), now())"
 
 NOT_IN_SCOPE = "Unknown worker or cell, or outside your jurisdiction."
 NO_PERMISSION = "You may not manage grid workers."
+#: The panel's words for any write the database refused (callbacks.roster.FAILED).
+NOT_SAVED = "The change failed; nothing was saved."
 
 
 class RosterError(ValueError):
@@ -67,6 +71,15 @@ class RosterError(ValueError):
     def __init__(self, msgid: str, detail: str = "") -> None:
         super().__init__(f"{msgid} {detail}".strip())
         self.msgid = msgid
+
+
+class NumberUnavailable(RosterError):
+    """An added worker's employee number cannot be used, and the caller may not be told why
+    (it belongs to a worker outside the scope): :data:`NOT_SAVED`, no detail. See
+    :func:`add_worker`."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_SAVED)
 
 
 class NotInScope(LookupError):
@@ -297,8 +310,20 @@ def add_worker(
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Add an active worker assigned to ``cell_code`` (a grid or micro-grid in scope) and open
-    their assignment. RosterError on invalid input or a used employee number; NotInScope for
-    an unknown or out-of-scope cell; PermissionError without ``roster``."""
+    their assignment. RosterError on invalid input or a number used in the scope;
+    :class:`NumberUnavailable` for a number the database refuses otherwise; NotInScope for an
+    unknown or out-of-scope cell; PermissionError without ``roster``.
+
+    Why the answer to a taken number is safe: employee numbers are unique prefecture-wide (the
+    phone tokens key on them), so an add whose number is taken anywhere must fail. Inside the
+    scope the answer names the number as in use — the caller can list that worker anyway.
+    Outside it, the answer is :data:`NOT_SAVED` and nothing else: the panel's words for any
+    write the database refused (a constraint, a concurrent change), with no number, name, cell
+    or county. It does not confirm a record out of scope; what remains — "this number cannot
+    be added" — is inherent to a prefecture-wide unique number, costs a roster-permission
+    account one audited write per guess, and each refusal is a ``denied`` row for auditors
+    (callbacks.roster). Numbers that never collide across counties would need per-county
+    numbering, a data change this function does not make."""
     scope = _require(caller)
     employee_no = _clean_employee_no(employee_no)
     name = _clean_name(name)
@@ -307,19 +332,20 @@ def add_worker(
         raise RosterError("Invalid duty status.")
     with conn.begin_nested():
         cell = _cell(conn, scope, cell_code)
-        if conn.execute(
-            text("SELECT 1 FROM grid_worker WHERE employee_no = :no"), {"no": employee_no}
-        ).first():
+        if _worker(conn, scope, employee_no) is not None:  # visible to the caller anyway
             raise RosterError("Employee number already in use.", employee_no)
-        worker_id = conn.execute(
-            text(
-                "INSERT INTO grid_worker (employee_no, name, phone, cell_id, duty_status, "
-                "active, synthetic) VALUES (:no, :name, :phone, :cell, :duty, true, false) "
-                "RETURNING id"
-            ),
-            {"no": employee_no, "name": name, "phone": phone, "cell": cell.id,
-             "duty": duty_status},
-        ).scalar_one()  # fmt: skip
+        try:
+            worker_id = conn.execute(
+                text(
+                    "INSERT INTO grid_worker (employee_no, name, phone, cell_id, duty_status, "
+                    "active, synthetic) VALUES (:no, :name, :phone, :cell, :duty, true, false) "
+                    "RETURNING id"
+                ),
+                {"no": employee_no, "name": name, "phone": phone, "cell": cell.id,
+                 "duty": duty_status},
+            ).scalar_one()  # fmt: skip
+        except IntegrityError:  # taken outside the scope (or by a concurrent add)
+            raise NumberUnavailable() from None
         by = _account_ref(conn, caller)
         _open_assignment(conn, worker_id, cell.id, by, "added", now)
         log_roster(conn, caller, "roster_change", employee_no, f"add cell={cell.code}")

@@ -249,6 +249,42 @@ def test_other_township_commander_changes_nothing(world, as_caller):
     assert repr(detail) == repr(unknown)
 
 
+def test_adding_another_areas_employee_number_does_not_confirm_it(world, as_caller,
+                                                                   monkeypatch):  # fmt: skip
+    # The attack: "工号已被使用 WG…" (employee number already in use) for a number that only
+    # exists in another area was an existence oracle. Now the answer is word for word the one
+    # for any write the database refused, and the refusal is logged for auditors.
+    fn, conn, town, other = world["fn"], world["conn"], world["town"], world["other"]
+    as_caller("commander", other)
+    theirs = _worker(conn, town)
+    form = {"add_no": theirs, "add_name": "x", "add_phone": "13912345678",
+            "add_cell": _grid(conn, other)}  # fmt: skip
+    before, denied = _snapshot(conn), _denied(conn)
+    answers = {lang: _act(fn, ids.ROSTER_ADD, search=f"?lang={lang}", **form)
+               for lang in ("zh", "en")}  # fmt: skip
+    assert _snapshot(conn) == before and _denied(conn) == denied + 2
+    for lang, (msg, refresh) in answers.items():
+        assert refresh is no_update
+        assert theirs not in repr(msg)
+        assert t("Employee number already in use.", lang) not in repr(msg)
+    # ... the same answer as another constraint failing on an unused number
+    from sqlalchemy.exc import IntegrityError
+
+    def refused(*_a, **_k):
+        raise IntegrityError("INSERT", {}, Exception("some other constraint"))
+
+    monkeypatch.setattr(roster, "add_worker", refused)
+    for lang, answer in answers.items():
+        other_failure = _act(fn, ids.ROSTER_ADD, search=f"?lang={lang}",
+                             **form | {"add_no": "CB-0099"})  # fmt: skip
+        assert repr(other_failure) == repr(answer)
+    monkeypatch.undo()
+    # Inside the caller's own area the number is still named as in use.
+    mine = _worker(conn, other)
+    msg, _ = _act(fn, ids.ROSTER_ADD, search="?lang=en", **form | {"add_no": mine})
+    assert "Employee number already in use." in repr(msg) and mine in repr(msg)
+
+
 @pytest.mark.parametrize(
     ("form", "expected"),
     [

@@ -242,6 +242,28 @@ def test_add_worker_refuses_used_number_other_scope_and_no_permission(rconn):
     assert not rconn.execute(text("SELECT 1 FROM grid_worker WHERE employee_no='T-0003'")).first()
 
 
+def test_a_number_taken_outside_the_scope_is_not_confirmed(rconn):
+    # The attack: a township commander adds a worker with another county's employee number
+    # and learnt from "Employee number already in use. WG…" that the number exists there.
+    town, other = _two_townships(rconn)
+    boss = _account(rconn, "commander", other)
+    theirs = _worker_in(rconn, town)
+    with pytest.raises(roster.NumberUnavailable) as exc:
+        roster.add_worker(rconn, boss, theirs, "张三", "13900001111", _grid(rconn, other))
+    assert exc.value.msgid == roster.NOT_SAVED == str(exc.value)  # no number, no detail
+    assert "in use" not in str(exc.value) and theirs not in str(exc.value)
+    # nothing changed, and the caller's transaction is still usable (a savepoint took it)
+    n = rconn.execute(
+        text("SELECT count(*) FROM grid_worker WHERE employee_no = :n"), {"n": theirs}
+    ).scalar()
+    assert n == 1
+    # inside the caller's own scope the number may still be named as in use
+    mine = _worker_in(rconn, other)
+    with pytest.raises(roster.RosterError, match="already in use") as exc:
+        roster.add_worker(rconn, boss, mine, "张三", "13900001111", _grid(rconn, other))
+    assert not isinstance(exc.value, roster.NumberUnavailable)
+
+
 def test_move_worker_keeps_history(rconn):
     town, _ = _two_townships(rconn)
     boss = _account(rconn, "commander", town)
