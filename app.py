@@ -40,7 +40,7 @@ from api.http import cached_body
 from api.live import live_blueprint
 from api.media import media_blueprint
 from api.v1 import api_blueprint
-from callbacks import NotAuthenticated, caller_scope, current_caller, register
+from callbacks import register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
 from dashboard.tiles import tiles_blueprint
@@ -48,6 +48,7 @@ from geodata.cells import cells_geojson_text
 from geodata.db import DatabaseError, check_connection, make_engine
 from gridcmd import pgserver
 from gridcmd.settings import Settings, get_settings
+from gridcmd.web import NotAuthenticated, caller_scope, current_caller
 
 __all__ = ["create_app", "create_server", "database_url"]
 

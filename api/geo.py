@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 from collections.abc import Callable
 
 import flask
 from sqlalchemy.engine import Engine
 
-from api.http import log_denial
 from geodata.cells import cell_ancestors, cell_by_code
 from geodata.lod import grid_view, lod_version, selected_level
 from gridcmd.vocab import CELL_CODE_RE
-from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, pixel_deg
+from gridcmd.web import log_denial
+from layers.viewport import parse_view
 
-#: Largest viewport accepted, in screen pixels at the request zoom (a 4K screen plus margins).
-MAX_VIEW_PX = 6000
 CACHE_CONTROL = "private, max-age=600"
 #: gzip level 4: ~2× faster than 6 for a few percent more bytes on these payloads.
 GZIP_LEVEL = 4
@@ -41,35 +38,6 @@ def _bad(detail: str, field: str, status: int = 400) -> flask.Response:
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
-
-def parse_view(args) -> tuple[int, tuple[float, float, float, float], str | None]:
-    """Validate ``z``, ``bbox`` and ``sel``; raise ValueError(field, detail) when bad."""
-    try:
-        z = int(args.get("z", ""))
-    except ValueError:
-        raise ValueError("z", "z must be an integer zoom level") from None
-    z = min(max(z, MIN_ZOOM), MAX_ZOOM)
-    parts = args.get("bbox", "").split(",")
-    try:
-        bbox = tuple(float(p) for p in parts)
-    except ValueError:
-        raise ValueError("bbox", "bbox must be four numbers: minx,miny,maxx,maxy") from None
-    if len(bbox) != 4 or not all(math.isfinite(v) for v in bbox):
-        raise ValueError("bbox", "bbox must be four finite numbers: minx,miny,maxx,maxy")
-    minx, miny, maxx, maxy = bbox
-    if minx >= maxx or miny >= maxy:
-        raise ValueError("bbox", "bbox must have minx < maxx and miny < maxy")
-    if not (
-        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
-    ):
-        raise ValueError("bbox", "bbox is outside the lon/lat range (did you swap lat and lon?)")
-    if (maxx - minx) / pixel_deg(z) > MAX_VIEW_PX or (maxy - miny) / pixel_deg(z) > MAX_VIEW_PX:
-        raise ValueError("bbox", f"bbox too large for zoom {z}: zoom out or send a smaller box")
-    sel = args.get("sel") or None
-    if sel is not None and not CELL_CODE_RE.fullmatch(sel):
-        raise ValueError("sel", "sel must be a cell code (digits)")
-    return z, bbox, sel
 
 
 def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:

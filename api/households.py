@@ -27,17 +27,16 @@ from sqlalchemy.engine import Engine
 
 from api.cameras import parse_bbox
 from api.http import bbox_or_400, cached_body
+from dashboard.population import HOUSEHOLDS_PATH
 from geodata.residents import households_by_grid, households_in_view
 
 __all__ = [
-    "HOUSEHOLDS_PATH",
     "MAX_HOUSEHOLDS",
     "grid_households_geojson",
     "households_blueprint",
     "households_geojson",
 ]
 
-HOUSEHOLDS_PATH = "/geo/households.geojson"
 MAX_HOUSEHOLDS = 20_000
 #: Residents change rarely; private because the body depends on the caller's scope.
 CACHE_CONTROL = "private, max-age=60"

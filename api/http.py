@@ -40,30 +40,3 @@ def bbox_or_400(parse) -> tuple[object, flask.Response | None]:
         resp.status_code = 400
         resp.headers["Cache-Control"] = "no-store"
         return None, resp
-
-
-def log_denial(engine, target: str, detail: str = "not found in the caller's jurisdiction") -> None:
-    """Record a refused lookup (an id or code the caller may not see, or that does not exist —
-    indistinguishable to the caller on purpose) as a ``denied`` security-log entry, at most
-    once a minute per (ip, target, account, detail). Never raises: logging must not turn a
-    404 into a 500."""
-    from sqlalchemy.exc import DBAPIError
-
-    from geodata.security_log import log_denied_throttled
-
-    caller = getattr(flask.g, "caller", None) if flask.has_request_context() else None
-    worker = getattr(flask.g, "api_worker", None) if flask.has_request_context() else None
-    try:
-        with engine.begin() as conn:
-            log_denied_throttled(
-                conn,
-                account_id=getattr(caller, "account_id", None),
-                username=getattr(caller, "username", None) or getattr(worker, "employee_no", None),
-                ip=flask.request.remote_addr if flask.has_request_context() else None,
-                target=target[:200],
-                detail=detail,
-            )
-    except DBAPIError as exc:  # pragma: no cover - the answer is still the 404
-        import logging
-
-        logging.getLogger(__name__).warning("denial not logged: %s", exc.orig)

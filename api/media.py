@@ -16,8 +16,8 @@ from typing import Any
 import flask
 from sqlalchemy.engine import Engine
 
-from api.http import log_denial
 from geodata.photos import photo_in_scope
+from gridcmd.web import log_denial
 
 __all__ = ["PHOTO_CACHE_CONTROL", "media_blueprint", "send_photo"]
 

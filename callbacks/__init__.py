@@ -1,4 +1,6 @@
-"""Dash callbacks: thin glue (inputs → caller's scope → one geodata call → one layers call).
+"""Dash callbacks: thin glue (inputs → caller's scope → one geodata call → one render call).
+
+Who is asking comes from :mod:`gridcmd.web` (shared with the REST routes).
 
 :func:`register` is the single entry point :func:`app.create_app` calls; each noun has its
 module (``callbacks/map.py``, ``callbacks/panel.py``, ...) with its own ``register``.
@@ -6,52 +8,10 @@ module (``callbacks/map.py``, ``callbacks/panel.py``, ...) with its own ``regist
 
 from __future__ import annotations
 
-import contextvars
-
 import dash
-import flask
 from sqlalchemy.engine import Engine
 
-from geodata.accounts import Caller
 from gridcmd.settings import Settings
-
-#: Test seam: a caller for code run outside any request (tests calling callbacks directly).
-#: Never set in production; outside a request without it, :func:`current_caller` refuses.
-CALLER_OVERRIDE: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
-    "gridcmd_caller_override", default=None
-)
-
-
-class NotAuthenticated(PermissionError):
-    """No logged-in caller for this request."""
-
-
-def current_caller() -> Caller:
-    """The logged-in caller of this request (set server-side by the session check on
-    ``flask.g.caller``), never a value the browser sent. Raises :class:`NotAuthenticated`
-    when there is none."""
-    if flask.has_request_context():
-        caller = getattr(flask.g, "caller", None)
-        if caller is not None:
-            return caller
-    override = CALLER_OVERRIDE.get()
-    if override is not None:
-        return override
-    raise NotAuthenticated("no logged-in caller")
-
-
-def caller_or_none() -> Caller | None:
-    """:func:`current_caller`, or ``None`` when nobody is signed in (for callbacks that answer
-    a refusal message instead of raising)."""
-    try:
-        return current_caller()
-    except PermissionError:
-        return None
-
-
-def caller_scope() -> str:
-    """The ltree path of the caller's jurisdiction (see :func:`current_caller`)."""
-    return current_caller().scope_path
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:

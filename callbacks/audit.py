@@ -12,15 +12,15 @@ from dash import Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.audit import audit_table
 from geodata.accounts import has_permission
 from geodata.security_log import security_log_in_scope
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import SECURITY_KINDS
+from gridcmd.web import log_denial
 
 __all__ = ["register"]
 
@@ -53,7 +53,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         lang = lang_from_search(search)
         if hidden is not False:
             return no_update
-        caller = callbacks.current_caller()
+        caller = web.current_caller()
         if not has_permission(caller, "audit"):
             log_denial(engine, "security log", "no audit permission")
             return html.P(t(FORBIDDEN, lang))

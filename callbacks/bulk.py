@@ -9,7 +9,7 @@
 * the panel's × (clientside, ``gridcmdBulk.clear``): clears the drawing, hence the selection.
 
 Only roles with ``dispatch`` (others: a refusal and a ``denied`` log entry). The caller comes
-from :func:`callbacks.current_caller`; the drawn shape is only a filter inside the caller's
+from :func:`web.current_caller`; the drawn shape is only a filter inside the caller's
 scope, and the ids sent back are re-checked by the workflow (scope, permission, status).
 """
 
@@ -23,8 +23,6 @@ from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.bulk import (
     RECOMMENDED,
@@ -36,8 +34,10 @@ from dashboard.bulk import (
 from geodata import bulk
 from geodata.accounts import has_permission
 from geodata.workflow import MAX_NOTE, Actor
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["register"]
 
@@ -82,7 +82,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         feats = drawing.get("features") if isinstance(drawing, dict) else None
         if not feats:
             return empty
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not has_permission(caller, "dispatch"):
             log_denial(engine, "bulk selection", "no dispatch permission")
             return False, html.P(t(NOT_ALLOWED, lang)), [], [], [], RECOMMENDED, []
@@ -125,7 +125,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         trigger = ctx.triggered_id
         if trigger not in (ids.BULK_DISPATCH, ids.BULK_ESCALATE):
             return no_update
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not has_permission(caller, "dispatch"):
             log_denial(engine, "bulk action", "no dispatch permission")
             return html.P(t(NOT_ALLOWED, lang))

@@ -1,7 +1,7 @@
 """Camera player callback: a click on a camera marker opens the player panel.
 
 Thin: the clicked feature's ``id`` → :func:`geodata.cameras.camera_by_id` with the caller's
-scope (server side, :func:`callbacks.caller_scope`) → :func:`dashboard.cameras.camera_player`.
+scope (server side, :func:`web.caller_scope`) → :func:`dashboard.cameras.camera_player`.
 Only the id is taken from the browser: name, URL and kind are re-read from the database, so a
 forged ``clickData`` can neither inject text nor open a camera outside the jurisdiction.
 """
@@ -16,13 +16,13 @@ from dash import Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.cameras import camera_message, camera_player
 from geodata.cameras import camera_by_id
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["clicked_camera_id", "register"]
 
@@ -72,7 +72,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         lang = lang_from_search(search)
         try:
             with engine.connect() as conn:
-                camera = camera_by_id(conn, callbacks.caller_scope(), camera_id)
+                camera = camera_by_id(conn, web.caller_scope(), camera_id)
         except DBAPIError as exc:
             log.warning("show_camera: database unavailable (%s)", exc.orig)
             return False, camera_message(t(DB_UNAVAILABLE, lang))

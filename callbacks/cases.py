@@ -8,7 +8,7 @@
   re-rendered from the database (also after a refusal, so a stale panel refreshes itself).
 
 Thin and scoped: ids from the browser are only keys. The caller comes from the server-side
-session (:func:`callbacks.current_caller`); visibility and permission are
+session (:func:`web.current_caller`); visibility and permission are
 ``geodata.workflow``'s (``load_event`` / ``perform``), never re-implemented here. Refusals
 (404/403) are logged as denials, like the other callbacks.
 """
@@ -23,15 +23,15 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.cases import ACTION_MSGIDS, empty_parts, render_case
 from geodata.accounts import has_permission
 from geodata.cases import case_view
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["error_message", "register"]
 
@@ -142,7 +142,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
                 "note": no_update}  # fmt: skip
 
     def actor_or_none() -> Actor | None:
-        caller = callbacks.current_caller()
+        caller = web.current_caller()
         return Actor.from_caller(caller) if has_permission(caller, "view") else None
 
     @app.callback(

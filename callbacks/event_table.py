@@ -13,7 +13,7 @@
   free part, not under the case panel or the drawer, and hands it to ``dl.Map.viewport``)
   and a marker highlights it.
 
-The caller and its scope always come from :func:`callbacks.current_caller` (server side);
+The caller and its scope always come from :func:`web.current_caller` (server side);
 the browser sends only filter values, validated by :func:`geodata.event_table.parse_filters`,
 and a row id, looked up inside the caller's scope (unknown or out of scope: a message and a
 ``denied`` log entry, never the event). Bad input never raises to the browser.
@@ -30,15 +30,15 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.event_table import table_rows
 from geodata.accounts import has_permission
 from geodata.event_table import FilterError, event_location, event_rows
 from geodata.event_table import parse_filters as parse_event_filters
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["FLY_ZOOM", "filter_values", "register"]
 
@@ -124,7 +124,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         n_open: Any, n_close: Any, n_collapse: Any, click: Any, current: Any, search: Any
     ) -> tuple:
         """Open (expanded), close, collapse/expand, or collapse after a row click."""
-        if not has_permission(callbacks.caller_or_none(), "view"):
+        if not has_permission(web.caller_or_none(), "view"):
             return True, PANEL_CLASS, no_update
         lang = lang_from_search(search)
         trigger = ctx.triggered_id
@@ -158,7 +158,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if hidden is not False:  # closed (or a crafted value): nothing to load
             return no_update, no_update, no_update
         lang = lang_from_search(search)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not has_permission(caller, "view"):
             return [], t(NOT_ALLOWED, lang), True
         assert caller is not None
@@ -201,7 +201,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         """A row click → the map flies to the event (looked up in the caller's scope)."""
         lang = lang_from_search(search)
         event_id = _row_id(click)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if event_id is None:
             return no_update, no_update, no_update
         if not has_permission(caller, "view"):

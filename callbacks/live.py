@@ -10,7 +10,7 @@
 * clientside ``playback``: slider → marker on the track and its local time.
 
 Thin and scoped: ids from clicks are only keys; the rows are re-read with the caller's scope
-(:func:`callbacks.caller_scope`, server side) — another area's id finds nothing.
+(:func:`web.caller_scope`, server side) — another area's id finds nothing.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from dashboard import ids
 from dashboard.cases import history_note
 from geodata import live
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import CATEGORY_MSGIDS, STATUS_MSGIDS, TZ
+from gridcmd.web import log_denial
 from layers.live import empty_collection, track_feature_collection
 
 __all__ = ["event_panel", "parse_local", "register", "worker_panel"]
@@ -206,7 +206,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         target = _click_id(worker_click if kind == "worker" else event_click)
         if target is None:
             return (no_update,) * 7
-        scope = callbacks.caller_scope()
+        scope = web.caller_scope()
         try:
             with engine.connect() as conn:
                 if kind == "event":
@@ -261,7 +261,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         try:
             with engine.connect() as conn:
                 data = live.worker_track(
-                    conn, scope_path=callbacks.caller_scope(), worker_id=worker,
+                    conn, scope_path=web.caller_scope(), worker_id=worker,
                     since=since, until=until,
                 )  # fmt: skip
         except ValueError:

@@ -24,13 +24,13 @@ from dash import ClientsideFunction, Input, Output, State, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from callbacks import caller_scope
 from dashboard import ids
 from dashboard.layout import INITIAL, NOMINAL_SCREEN
 from geodata.cells import cell_ancestors, cell_by_code
 from gridcmd.i18n import DEFAULT_LANG, lang_from_search, level_name, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import CELL_CODE_RE, LEVEL_MSGIDS
+from gridcmd.web import caller_scope
 from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, ZOOM_SNAP, display_level
 from layers.grid import breadcrumb
 from layers.lod import grid_url

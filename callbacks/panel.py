@@ -8,7 +8,7 @@
   the keys in :mod:`layers.metrics`, so geometry is never re-sent) and the metric legend.
 * ``?cell=`` → the language links keep the current cell.
 
-Thin: inputs → caller's scope (server side, :func:`callbacks.caller_scope`) → one geodata
+Thin: inputs → caller's scope (server side, :func:`web.caller_scope`) → one geodata
 call → one layers call. Bad input gives a message in the UI, never an exception.
 """
 
@@ -23,19 +23,19 @@ from dash import ALL, Input, Output, Patch, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.geo import parse_view
 from dashboard import ids
 from dashboard.panel import with_lang
 from geodata.metrics import view_metric_values
 from geodata.search import search_cells
 from geodata.stats import cell_summary
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import METRICS
 from layers.metrics import metric_hideout, metric_legend
 from layers.panel import panel_content, panel_message
 from layers.search import search_message, search_results
+from layers.viewport import parse_view
 
 __all__ = ["hideout_patch", "parse_grid_url", "query_params", "register"]
 
@@ -79,7 +79,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     @app.callback(Output(ids.PANEL_BODY, "children"), Input(ids.URL, "search"))
     def show_cell(search: str | None) -> list[Any]:
         lang = lang_from_search(search)
-        scope = callbacks.caller_scope()
+        scope = web.caller_scope()
         code = query_params(search).get("cell", "").strip() or scope.rsplit(".", 1)[-1]
         try:
             with engine.connect() as conn:
@@ -107,7 +107,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         try:
             with engine.connect() as conn:
                 rows = search_cells(
-                    conn, scope_path=callbacks.caller_scope(), q=q, limit=SEARCH_LIMIT
+                    conn, scope_path=web.caller_scope(), q=q, limit=SEARCH_LIMIT
                 )
         except ValueError:
             return [search_message(t(BAD_QUERY, lang))]
@@ -141,7 +141,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             with engine.connect() as conn:
                 level, values = view_metric_values(
                     conn,
-                    scope_path=callbacks.caller_scope(),
+                    scope_path=web.caller_scope(),
                     zoom=zoom,
                     bbox=bbox,
                     selected=sel,

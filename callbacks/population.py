@@ -11,7 +11,7 @@
 * export → a CSV of the current query's matches (masked), logged as ``export``;
 * viewport / checked overlays → the household layer's ``url`` (only while it is checked).
 
-The caller (and so the scope and permissions) comes from :func:`callbacks.current_caller`,
+The caller (and so the scope and permissions) comes from :func:`web.current_caller`,
 never from the browser. Only the query text, a page number and a resident id come from the
 browser, and each is re-checked server side.
 """
@@ -32,8 +32,6 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.households import HOUSEHOLDS_PATH
 from dashboard import ids
 from dashboard.population import (
     COL_CELL,
@@ -42,6 +40,7 @@ from dashboard.population import (
     COL_NAME,
     COL_PHONE,
     HOUSEHOLDS,
+    HOUSEHOLDS_PATH,
     pop_message,
     results_table,
     unmasked_values,
@@ -61,6 +60,7 @@ from geodata.residents import (
     unmask_resident,
 )
 from geodata.security_log import log_security
+from gridcmd import web
 from gridcmd.i18n import LANGS, lang_from_search, t
 from gridcmd.settings import Settings
 
@@ -224,7 +224,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             page = p if isinstance(p, int) and not isinstance(p, bool) and p > 0 else 1
             page = page - 1 if trig == ids.POP_PREV else page + 1
             page = max(page, 1)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if caller is None or not has_permission(caller, "view"):
             return _page_outputs(lang, pop_message(t(NOT_PERMITTED, lang)), "", None, 1, 1, 0)
         try:
@@ -274,7 +274,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         trig = ctx.triggered_id
         if trig == ids.POP_UNMASK_CANCEL:
             return True, None, "", [], ""
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if isinstance(trig, dict) and trig.get("type") == ids.POP_SHOW:
             clicks = ctx.triggered[0].get("value") if ctx.triggered else None
             if not isinstance(clicks, int) or clicks <= 0:
@@ -338,7 +338,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         query = query if isinstance(query, str) else ""
         if not n_clicks or not isinstance(store, dict) or store.get("key") != query_key(query):
             return no_update, no_update
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if caller is None or not has_permission(caller, "export"):
             return no_update, t(NOT_PERMITTED, lang)
         try:

@@ -7,7 +7,7 @@
 * one selected worker → their assignment history and trainings;
 * the form buttons → one write (add / edit / deactivate / reactivate / move / training).
 
-The caller and its scope always come from :func:`callbacks.current_caller` (server side);
+The caller and its scope always come from :func:`web.current_caller` (server side);
 every write re-checks the permission here and again in :mod:`geodata.roster`, which also
 checks the worker's and the cells' scope. A refused write changes nothing, is logged as
 ``denied`` and answers with a message; no exception reaches the browser.
@@ -24,7 +24,6 @@ from dash import Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
 from callbacks.panel import query_params
 from dashboard import ids
 from dashboard.roster import (
@@ -38,6 +37,7 @@ from dashboard.roster import (
 from geodata import roster
 from geodata.accounts import Caller, has_permission
 from geodata.coverage import coverage_summary, workers_outside
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
@@ -131,7 +131,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.URL, "search"),
     )
     def roster_permissions(search: str | None) -> tuple:
-        allowed = has_permission(callbacks.caller_or_none(), "roster")
+        allowed = has_permission(web.caller_or_none(), "roster")
         note = [] if allowed else [roster_message(t(READ_ONLY, lang_from_search(_s(search))))]
         return (*[not allowed] * len(WRITE_CONTROLS), note)
 
@@ -152,7 +152,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return no_update, no_update, no_update, no_update
         query, active, search = _s(query), _s(active), _s(search)
         lang = lang_from_search(search)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if caller is None or not has_permission(caller, "view"):
             return [], [roster_message(t(roster.NO_PERMISSION, lang), "error")], [], []
         cell = query_params(search).get("cell", "").strip() if in_cell else ""
@@ -200,7 +200,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     def show_worker(picked: list[str] | None, refresh: Any, search: str | None) -> tuple:
         search = _s(search)
         lang = lang_from_search(search)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not isinstance(picked, list) or len(picked) != 1 or caller is None:
             return [], "", None
         no = str(picked[0])
@@ -267,7 +267,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             "train_date": _s(train_date), "train_title": _s(train_title),
             "train_hours": train_hours if isinstance(train_hours, int | float | str) else None,
         }  # fmt: skip
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if caller is None or not has_permission(caller, "roster"):
             if caller is not None:
                 try:

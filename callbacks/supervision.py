@@ -14,7 +14,7 @@
 
 Who: the panel is for roles with ``supervise`` or ``dispatch`` (others get a refusal and a
 ``denied`` log entry); only ``supervise`` may flag. The caller always comes from
-:func:`callbacks.current_caller` (server side); ids from the browser are only keys.
+:func:`web.current_caller` (server side); ids from the browser are only keys.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import callbacks
-from api.http import log_denial
 from callbacks.event_table import FLY_SECONDS, FLY_ZOOM
 from dashboard import ids
 from dashboard.supervision import KINDS, UNIT_LABEL, queue_rows, tab_label
@@ -39,8 +37,10 @@ from geodata.departments import department_queue
 from geodata.event_table import event_location
 from geodata.supervision import supervision_queue
 from geodata.workflow import Actor, WorkflowError, perform
+from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["QUEUE_LIMIT", "may_see_queues", "register", "workflow_message"]
 
@@ -129,7 +129,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     )
     def toggle_supervision(_open: Any, _close: Any) -> tuple[bool, bool]:
         """Open (for roles that see the queues) or close; the timer runs while open."""
-        hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(callbacks.caller_or_none())
+        hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(web.caller_or_none())
         return hidden, hidden
 
     @app.callback(
@@ -150,7 +150,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if hidden is not False:
             return (no_update,) * 5
         lang = lang_from_search(search if isinstance(search, str) else None)
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not may_see_queues(caller):
             log_denial(engine, "supervision queues", "no supervise/dispatch permission")
             return html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""
@@ -200,7 +200,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         event_id = _pattern_click()
         if event_id is None:
             return no_update, no_update, no_update
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not may_see_queues(caller):
             return no_update, no_update, no_update
         assert caller is not None
@@ -243,7 +243,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return no_update, no_update
         lang = lang_from_search(search if isinstance(search, str) else None)
         bump = (refresh if isinstance(refresh, int) and not isinstance(refresh, bool) else 0) + 1
-        caller = callbacks.caller_or_none()
+        caller = web.caller_or_none()
         if not has_permission(caller, "supervise"):
             log_denial(engine, f"supervise event {event_id}", "no supervise permission")
             return t(WORKFLOW_MSGIDS[403], lang), no_update

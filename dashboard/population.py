@@ -25,6 +25,7 @@ from gridcmd.i18n import DEFAULT_LANG, t
 
 __all__ = [
     "HOUSEHOLDS",
+    "HOUSEHOLDS_PATH",
     "household_layer",
     "household_overlay_for",
     "pop_message",
@@ -58,6 +59,8 @@ CANCEL = "Cancel unmasking"
 MASKED_NOTE = "ID and phone numbers are masked; showing one in full is recorded."
 SEARCH_REASON = "Reason for an ID or phone number search (recorded)"
 
+#: The households route (``api/households.py``) that the household layer reads.
+HOUSEHOLDS_PATH = "/geo/households.geojson"
 #: supercluster options of the household layer: no clusters from zoom 17 on.
 CLUSTER_OPTIONS: dict[str, Any] = {"radius": 60, "maxZoom": 16}
 

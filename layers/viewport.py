@@ -16,7 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from gridcmd.vocab import CELL_CODE_RE
+from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, pixel_deg
+
 __all__ = [
+    "MAX_VIEW_PX",
+    "parse_view",
     "DEFAULT_PADDING_BR",
     "DEFAULT_PADDING_TL",
     "MAX_LAT",
@@ -159,3 +164,36 @@ def center_view(
     cy = _y(float(center[1])) * world + (padding_br[1] - padding_tl[1]) / 2
     view = _view_box(cx, cy, size, world)
     return [_lat(cy / world), _lon(cx / world)], view
+
+
+#: Largest viewport accepted, in screen pixels at the request zoom (a 4K screen plus margins).
+MAX_VIEW_PX = 6000
+
+
+def parse_view(args) -> tuple[int, tuple[float, float, float, float], str | None]:
+    """Validate ``z``, ``bbox`` and ``sel``; raise ValueError(field, detail) when bad."""
+    try:
+        z = int(args.get("z", ""))
+    except ValueError:
+        raise ValueError("z", "z must be an integer zoom level") from None
+    z = min(max(z, MIN_ZOOM), MAX_ZOOM)
+    parts = args.get("bbox", "").split(",")
+    try:
+        bbox = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError("bbox", "bbox must be four numbers: minx,miny,maxx,maxy") from None
+    if len(bbox) != 4 or not all(math.isfinite(v) for v in bbox):
+        raise ValueError("bbox", "bbox must be four finite numbers: minx,miny,maxx,maxy")
+    minx, miny, maxx, maxy = bbox
+    if minx >= maxx or miny >= maxy:
+        raise ValueError("bbox", "bbox must have minx < maxx and miny < maxy")
+    if not (
+        -180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90
+    ):
+        raise ValueError("bbox", "bbox is outside the lon/lat range (did you swap lat and lon?)")
+    if (maxx - minx) / pixel_deg(z) > MAX_VIEW_PX or (maxy - miny) / pixel_deg(z) > MAX_VIEW_PX:
+        raise ValueError("bbox", f"bbox too large for zoom {z}: zoom out or send a smaller box")
+    sel = args.get("sel") or None
+    if sel is not None and not CELL_CODE_RE.fullmatch(sel):
+        raise ValueError("sel", "sel must be a cell code (digits)")
+    return z, bbox, sel

@@ -370,9 +370,9 @@ def session_without_db(monkeypatch):
 def _prefecture_caller():
     """Tests that call callbacks directly (outside a request) act as a prefecture
     commander; requests always use their own session (``flask.g.caller``)."""
-    from callbacks import CALLER_OVERRIDE
     from geodata.accounts import Caller
     from geodata.cells import PREFECTURE_PATH
+    from gridcmd.web import CALLER_OVERRIDE
 
     token = CALLER_OVERRIDE.set(
         Caller(

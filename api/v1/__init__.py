@@ -28,7 +28,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from api.http import log_denial
 from api.v1.schemas import (
     MAX_BODY_BYTES,
     MAX_FIXES,
@@ -48,6 +47,7 @@ from geodata.ingest_batch import EventWriter
 from geodata.positions import ingest_fleet_positions, resolve_workers
 from geodata.tokens import token_for_request
 from gridcmd.settings import Settings, get_settings
+from gridcmd.web import log_denial
 
 __all__ = ["PREFIX", "api_blueprint", "with_possible_duplicates"]
 

@@ -22,13 +22,13 @@ from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api.http import log_denial
 from api.v1 import ApiError, _json, read_json, validate
 from api.v1.schemas import _STRICT, Text
 from geodata.photos import add_photos
 from geodata.workflow import MAX_NOTE, NO_EVENT, TRANSITIONS, Actor, WorkflowError, perform
 from geodata.workflow import state as case_state
 from gridcmd.settings import Settings
+from gridcmd.web import log_denial
 
 __all__ = ["PHONE_ACTIONS", "CaseActionIn", "CaseStateOut", "register_case_routes"]
 

@@ -61,18 +61,18 @@ def set_triggered(prop_id: str, value: Any = 1) -> None:
 
 @contextlib.contextmanager
 def caller_override() -> Iterator[Callable[[Any], Any]]:
-    """``use(caller)`` sets ``callbacks.CALLER_OVERRIDE`` (as often as a test likes) and
+    """``use(caller)`` sets ``web.CALLER_OVERRIDE`` (as often as a test likes) and
     returns the caller; every setting is undone on exit, the last first."""
-    import callbacks
+    from gridcmd import web
 
     tokens = []
 
     def use(caller):
-        tokens.append(callbacks.CALLER_OVERRIDE.set(caller))
+        tokens.append(web.CALLER_OVERRIDE.set(caller))
         return caller
 
     try:
         yield use
     finally:
         for tok in reversed(tokens):
-            callbacks.CALLER_OVERRIDE.reset(tok)
+            web.CALLER_OVERRIDE.reset(tok)

@@ -9,11 +9,11 @@ import pytest
 from dash import html
 from sqlalchemy import text
 
-import callbacks
 from callbacks import audit
 from dashboard import ids
 from geodata.accounts import Caller
 from geodata.security_log import log_security, security_log_in_scope
+from gridcmd import web
 from tests.callbacks.fakes import FakeApp, set_triggered
 
 COUNTY_A, COUNTY_B = "532900.532901", "532900.532922"
@@ -29,7 +29,7 @@ def cbs(engine, settings):
 
 def _as(monkeypatch, role: str, scope: str) -> None:
     caller = Caller(1, f"audit_{role}", "x", role, scope)
-    monkeypatch.setattr(callbacks, "current_caller", lambda: caller)
+    monkeypatch.setattr(web, "current_caller", lambda: caller)
 
 
 def _strings(c: Any) -> str:

@@ -7,10 +7,10 @@ import pytest
 from dash import html, no_update
 from sqlalchemy import text
 
-import callbacks
 from callbacks import cameras
 from dashboard import ids
 from geodata.db import make_engine
+from gridcmd import web
 from tests.callbacks.fakes import FakeApp, set_triggered
 from tests.camera_rows import committed_cameras
 
@@ -76,7 +76,7 @@ def test_a_click_shows_the_camera_from_the_database(engine, settings, cam):
 
 
 def test_outside_the_scope_is_unknown(engine, settings, cam, monkeypatch):
-    monkeypatch.setattr(callbacks, "caller_scope", lambda: "532900.532922")
+    monkeypatch.setattr(web, "caller_scope", lambda: "532900.532922")
     set_triggered(f"{ids.CAMERA_LAYER}.n_clicks")
     hidden, body = show(engine, settings, 1, 0, feature(cam), "")
     assert hidden is False

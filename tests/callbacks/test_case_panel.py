@@ -15,9 +15,9 @@ from sqlalchemy import text
 
 from callbacks import cases as case_callbacks
 from dashboard import ids
-from gridcmd.i18n import t
 from geodata.accounts import Caller
 from geodata.workflow import Actor, allowed_actions, load_event
+from gridcmd.i18n import t
 from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
 
 PARTS = case_callbacks.PARTS

@@ -1,5 +1,5 @@
 """callbacks.event_table called directly, as Callers of different roles and scopes
-(``callbacks.CALLER_OVERRIDE``), on the fixture database inside a rolled-back transaction:
+(``web.CALLER_OVERRIDE``), on the fixture database inside a rolled-back transaction:
 rows of the caller's scope only, filters and search, export links only with the ``export``
 permission, the drawer's state, and a row click flying the map to the event (scoped: an
 event of another county is refused and logged). Bad input → messages, never exceptions."""
@@ -15,11 +15,11 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from sqlalchemy import text
 
-import callbacks
 from callbacks import event_table as et
 from dashboard import ids
 from dashboard.event_table import column_defs, event_table_panel
 from geodata.accounts import Caller
+from gridcmd import web
 from gridcmd.vocab import PERMISSIONS
 from tests.callbacks.fakes import FakeApp, TxEngine
 from tests.conftest import FIXTURE_NOW
@@ -45,11 +45,11 @@ def world(conn, settings):
 
 @contextlib.contextmanager
 def as_caller(role: str = "commander", scope: str = "532900.532901"):
-    token = callbacks.CALLER_OVERRIDE.set(Caller(1, f"cb_{role}", "Test", role, scope))
+    token = web.CALLER_OVERRIDE.set(Caller(1, f"cb_{role}", "Test", role, scope))
     try:
         yield
     finally:
-        callbacks.CALLER_OVERRIDE.reset(token)
+        web.CALLER_OVERRIDE.reset(token)
 
 
 @contextlib.contextmanager
@@ -193,13 +193,13 @@ def test_drawer_open_close_collapse(world):
 
 def test_no_caller_gets_nothing(world):
     fns, *_ = world
-    token = callbacks.CALLER_OVERRIDE.set(None)
+    token = web.CALLER_OVERRIDE.set(None)
     try:
         rows, _status, hidden = _rows(fns)
         assert rows == [] and hidden
         assert fns["fly_to_event"]({"rowId": "1"}, "")[1] == []
     finally:
-        callbacks.CALLER_OVERRIDE.reset(token)
+        web.CALLER_OVERRIDE.reset(token)
 
 
 def test_export_links_are_built_clientside(world):

@@ -10,10 +10,10 @@ import pytest
 from dash import html
 from sqlalchemy import text
 
-import callbacks
 from callbacks import live as live_cb
 from dashboard import ids
 from geodata.db import make_engine
+from gridcmd import web
 from tests.callbacks.fakes import FakeApp, set_triggered
 
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -100,7 +100,7 @@ def test_clicks_outside_the_scope_find_nothing(cbs, engine, monkeypatch):
             text("SELECT w.id FROM grid_worker w JOIN grid_cell g ON g.id = w.cell_id "
                  "WHERE g.path <@ CAST(:p AS ltree) AND w.active LIMIT 1"), {"p": a}
         ).scalar_one()  # fmt: skip
-    monkeypatch.setattr(callbacks, "caller_scope", lambda: b)
+    monkeypatch.setattr(web, "caller_scope", lambda: b)
     _trigger(f"{ids.LIVE_EVENTS}.clickData")
     out = cbs.functions["details"](_click(eid), None, "?lang=en")
     assert _strings(out[0]) == ["Not found, or outside your jurisdiction."]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from dash import dcc
 
-import callbacks
 from callbacks import panel
 from dashboard import ids
 from geodata.db import make_engine
+from gridcmd import web
 from layers.lod import grid_url
 from tests.callbacks.fakes import FakeApp, set_triggered
 
@@ -78,7 +78,7 @@ def test_panel_bad_cells_give_messages(cbs, search, message):
 
 
 def test_panel_respects_the_server_side_scope(cbs, monkeypatch):
-    monkeypatch.setattr(callbacks, "caller_scope", lambda: DALI_CITY)
+    monkeypatch.setattr(web, "caller_scope", lambda: DALI_CITY)
     assert "未知的网格编码" in _texts(cbs.functions["show_cell"]("?cell=532922"))
     assert "未知的网格编码" in _texts(cbs.functions["show_cell"]("?cell=532900"))
     assert "大理市" in _texts(cbs.functions["show_cell"](None))  # the scope's root
@@ -91,7 +91,7 @@ def test_search_gives_links(cbs, monkeypatch):
     assert links[0].href == "/?cell=532900&lang=en"
     assert cbs.functions["find"]("", None) == []
     assert "1至50" in _texts(cbs.functions["find"]("x" * 51, None))
-    monkeypatch.setattr(callbacks, "caller_scope", lambda: DALI_CITY)
+    monkeypatch.setattr(web, "caller_scope", lambda: DALI_CITY)
     links = cbs.functions["find"]("大理", None)
     assert [x.href for x in links] == ["/?cell=532901"]
 

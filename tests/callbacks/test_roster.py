@@ -1,5 +1,5 @@
 """callbacks.roster called directly, as Callers of different roles and scopes
-(``callbacks.CALLER_OVERRIDE``), on the fixture database inside a rolled-back transaction: a
+(``web.CALLER_OVERRIDE``), on the fixture database inside a rolled-back transaction: a
 supervisor or another township's commander changes nothing and gets a message; outputs never
 carry an unmasked phone number; bad input → messages, never exceptions."""
 
@@ -13,15 +13,15 @@ import pytest
 from dash import no_update
 from sqlalchemy import text
 
-import callbacks
 from callbacks import roster as roster_callbacks
 from dashboard import ids
-from gridcmd.i18n import t
 from dashboard.roster import WRITE_CONTROLS
 from geodata import roster
 from geodata.accounts import Caller
 from geodata.db import make_engine
 from geodata.demo.roster import backfill_demo_roster
+from gridcmd import web
+from gridcmd.i18n import t
 from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
 from tests.conftest import FIXTURE_NOW, engine_on
 
@@ -321,12 +321,12 @@ def test_actions_on_a_selection_need_exactly_one(world, as_caller):
 
 
 def test_no_logged_in_caller(world):
-    token = callbacks.CALLER_OVERRIDE.set(None)
+    token = web.CALLER_OVERRIDE.set(None)
     try:
         msg, refresh = _act(world["fn"], ids.ROSTER_ADD, search="?lang=en", add_no="CB-9")
         out = world["fn"]["roster_permissions"]("")
     finally:
-        callbacks.CALLER_OVERRIDE.reset(token)
+        web.CALLER_OVERRIDE.reset(token)
     assert refresh is no_update and t(roster.NO_PERMISSION, "en") in repr(msg)
     assert all(out[:-1])
 

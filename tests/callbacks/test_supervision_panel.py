@@ -1,5 +1,5 @@
 """callbacks.supervision called directly (``FakeApp``), as callers of different roles
-(``callbacks.CALLER_OVERRIDE``), on the fixture database inside the rolled-back ``conn``:
+(``web.CALLER_OVERRIDE``), on the fixture database inside the rolled-back ``conn``:
 the three queues with their counts, the 督办 button for supervisors only, a row click flying
 to the case and opening it through the marker-click path, refusals as messages."""
 
@@ -14,10 +14,10 @@ import pytest
 from dash import no_update
 from sqlalchemy import text
 
-import callbacks
 from callbacks import supervision as sup_callbacks
 from dashboard import ids
 from geodata.accounts import Caller
+from gridcmd import web
 from tests.callbacks.fakes import FakeApp, TxEngine, caller_override, set_triggered
 
 COUNTY = "532901"
@@ -230,7 +230,7 @@ def test_department_staff_see_their_units_queue(world, as_caller):
                  {"d": unit, "a": world["overdue"], "b": world["escalated"]})  # fmt: skip
     conn.execute(text("UPDATE event SET department_id = :d WHERE id = :a"),
                  {"d": other, "a": world["supervised"]})  # fmt: skip
-    callbacks_token = callbacks.CALLER_OVERRIDE.set(
+    callbacks_token = web.CALLER_OVERRIDE.set(
         Caller(0, "police", "P", "department", world["path"], department_id=unit)
     )
     try:
@@ -247,4 +247,4 @@ def test_department_staff_see_their_units_queue(world, as_caller):
         body, *_ = world["fn"]["supervision_queues"](False, "overdue", 0, 0, "?lang=en")
         assert "SUP-TEST-1" in texts(body) and "SUP-TEST-2" not in texts(body)
     finally:
-        callbacks.CALLER_OVERRIDE.reset(callbacks_token)
+        web.CALLER_OVERRIDE.reset(callbacks_token)
