@@ -9,7 +9,7 @@ Importing this module builds nothing and needs no database: ``server`` is resolv
 (module ``__getattr__``), and engine creation does not connect. The database is only touched
 per request, and its absence gives 503 JSON (routes) or a banner (page), never a traceback.
 
-Routes besides Dash's own:
+Errors are JSON everywhere (``api/errors.py``). Routes besides Dash's own:
 
 * ``GET /geo/cells.geojson?level=N`` (N = 1..3): the caller's cells of level N as GeoJSON,
   simplified for an overview, with a weak ETag (304 on ``If-None-Match``), ``Cache-Control``
@@ -26,13 +26,12 @@ from typing import Any
 
 import dash
 import flask
-import werkzeug.exceptions
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from api.auth import install_auth
 from api.cameras import cameras_blueprint
 from api.departments import departments_blueprint
+from api.errors import install_error_handlers, json_error
 from api.exports import exports_blueprint
 from api.geo import geo_blueprint
 from api.households import households_blueprint
@@ -69,13 +68,6 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or pgserver.url(settings.var_dir)
 
 
-def _json_error(status: int, error: str, detail: str) -> flask.Response:
-    resp = flask.jsonify(error=error, detail=detail)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
 def _geo_blueprint(engine: Engine) -> flask.Blueprint:
     bp = flask.Blueprint("geo", __name__)
 
@@ -83,11 +75,11 @@ def _geo_blueprint(engine: Engine) -> flask.Blueprint:
     def cells() -> flask.Response:
         raw = flask.request.args.get("level", "")
         if not raw.isdigit() or not 1 <= int(raw) <= 6:
-            return _json_error(400, "bad_request", "level must be an integer from 1 to 6")
+            return json_error(400, "bad_request", "level must be an integer from 1 to 6")
         level = int(raw)
         if level > MAX_WHOLE_LEVEL:
             # Whole fine levels are tens of MB: the map asks for viewports (/geo/grid.pbf).
-            return _json_error(
+            return json_error(
                 400, "bad_request",
                 f"level {level} is too large to send whole; use /geo/grid.pbf for a viewport",
             )  # fmt: skip
@@ -113,33 +105,6 @@ def _geo_blueprint(engine: Engine) -> flask.Blueprint:
         return flask.jsonify(status="ok", db="ok"), 200
 
     return bp
-
-
-def _db_error_handler(exc: DBAPIError) -> flask.Response:
-    """Any database failure in a route: 503 JSON with a clear message (logged in full)."""
-    log.error("database error: %s", exc.orig if exc.orig is not None else exc)
-    return _json_error(
-        503, "database_unavailable", "The database is unavailable; try again in a moment."
-    )
-
-
-#: What a crafted or malformed callback request raises inside Dash's dispatch.
-_BAD_CALLBACK_REQUEST = (KeyError, TypeError, ValueError, IndexError, AttributeError)
-
-
-def _unexpected_error_handler(exc: Exception) -> flask.Response:
-    """No HTML error page and no traceback to the client. A malformed request to Dash's
-    callback endpoint is the client's error (400); anything else is ours (500, logged)."""
-    if isinstance(exc, werkzeug.exceptions.HTTPException):
-        return exc  # type: ignore[return-value]
-    import dash.exceptions
-
-    bad = isinstance(exc, _BAD_CALLBACK_REQUEST + (dash.exceptions.DashException,))
-    if flask.request.path == "/_dash-update-component" and bad:
-        log.warning("malformed callback request: %s: %s", type(exc).__name__, exc)
-        return _json_error(400, "bad_request", "malformed or unsupported callback request")
-    log.exception("unexpected error in %s %s", flask.request.method, flask.request.path)
-    return _json_error(500, "internal", "unexpected server error")
 
 
 def _layout_scope() -> str:
@@ -198,8 +163,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
     server.register_blueprint(live_blueprint(engine, caller_scope, settings))
     server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
-    server.register_error_handler(DBAPIError, _db_error_handler)
-    server.register_error_handler(Exception, _unexpected_error_handler)
+    install_error_handlers(server)  # JSON (or a plain 404), never HTML or a traceback
     dash_setup = _DashSetup()
     server.before_request(dash_setup)  # before Dash's hook (see _DashSetup)
 

@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit
 import flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.headers import SecurityHeaders
 from dashboard import login as pages
@@ -182,6 +183,24 @@ class _Auth:
             log.warning("security log unavailable: %s", exc)
         return _json(status, error, detail)
 
+    def read_streamed_body(self) -> flask.Response | None:
+        """Read a body sent without ``Content-Length`` (chunked) now, up to one byte past the
+        limit: 413 JSON when it is longer, 400 JSON when it cannot be read, else ``None``
+        (the body is cached for the route). Werkzeug's own limit on such a stream stops
+        reading *at* the limit without an error, so Dash parsed a silently truncated body
+        and answered with Werkzeug's HTML 400."""
+        req = flask.request
+        req.max_content_length = self.max_body + 1
+        try:
+            data = req.get_data(cache=True)
+        except RequestEntityTooLarge:
+            data = None
+        except HTTPException:  # the client went away or sent broken chunks
+            return _json(400, "bad_request", "the request body could not be read")
+        if data is None or len(data) > self.max_body:
+            return _json(413, "too_large", f"the body is over {self.max_body:,} bytes")
+        return None
+
     def db_down(self) -> flask.Response:
         if _wants_html():
             return _html(pages.message_page(_lang(), pages.SIGN_IN, pages.DB_DOWN), 503)
@@ -205,6 +224,10 @@ class _Auth:
             req.max_content_length = self.max_body
             if req.content_length is not None and req.content_length > self.max_body:
                 return _json(413, "too_large", f"the body is over {self.max_body:,} bytes")
+            if req.content_length is None and req.method not in SAFE_METHODS:
+                refused = self.read_streamed_body()
+                if refused is not None:
+                    return refused
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return None
         try:
