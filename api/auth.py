@@ -12,7 +12,8 @@ its ``before_request`` gate runs first on every request:
   account and reason);
 * ``grid_worker`` accounts get 403 (API only); an account that must change its password is
   sent to ``/account/password``; a pending second factor to ``/login/totp``;
-* cookie-authenticated writes must be JSON, and same-origin (CSRF; see docs/security.md).
+* cookie-authenticated writes must be JSON, and same-origin: scheme, host and port
+  (CSRF, ``api/csrf.py``; see docs/security.md).
 
 ``flask.g.caller`` is the :class:`geodata.accounts.Caller` of the session. Response headers
 (CSP ...) are in ``api/headers.py``, the TOTP step and enrolment in ``api/second_factor.py``.
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from api.csrf import csrf_refusal
 from api.headers import SecurityHeaders
 from dashboard import login as pages
 from geodata.accounts import AccountError, AuthFailure, Caller, change_password
@@ -241,7 +243,7 @@ class _Auth:
             return self.deny(401, "unauthenticated", "Sign in first (no valid session).")
         flask.g.caller = caller
         if req.method not in SAFE_METHODS and path not in FORM_PATHS:
-            refused = self.csrf_refusal()
+            refused = csrf_refusal(req)
             if refused:
                 return self.deny(403, "csrf", refused, caller)
         if caller.needs_second_factor and path not in SECOND_FACTOR_PATHS:
@@ -265,20 +267,6 @@ class _Auth:
             return self.deny(
                 403, "api_only", "Grid-worker accounts use the mobile API only.", caller
             )
-        return None
-
-    def csrf_refusal(self) -> str | None:
-        """Why a cookie-authenticated write looks cross-site (``None``: it does not)."""
-        req = flask.request
-        if req.mimetype != "application/json":
-            return "cookie-authenticated writes must be application/json"
-        if req.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-            return "cross-site request"
-        origin = req.headers.get("Origin")
-        if origin is not None:
-            o = urlsplit(origin)
-            if origin == "null" or o.netloc.lower() != req.host.lower():
-                return "cross-origin request"
         return None
 
     # -- routes

@@ -65,6 +65,44 @@ def test_same_origin_json_passes_the_gate(web, headers):
     assert r.status_code not in (401, 403)  # reaches Dash (this body is malformed: 400)
 
 
+@pytest.mark.parametrize(
+    ("origin", "status_ok"),
+    [("https://localhost", False),  # another scheme: was accepted (netloc only)
+     ("http://localhost:8050", False), ("https://localhost:80", False),
+     ("http://localhost:80", True), ("HTTP://LOCALHOST", True)],
+)  # fmt: skip
+def test_the_origin_check_compares_scheme_host_and_port(web, origin, status_ok):
+    r = web.post("/_dash-update-component", data=BODY,
+                 headers={"Content-Type": "application/json", "Origin": origin})  # fmt: skip
+    if status_ok:
+        assert r.status_code not in (401, 403)
+    else:
+        assert r.status_code == 403 and r.json["error"] == "csrf"
+
+
+@pytest.mark.parametrize("trust_proxy", [True, False])
+def test_the_origin_scheme_follows_x_forwarded_proto_only_behind_a_trusted_proxy(
+    settings, engine, accounts, trust_proxy
+):
+    from app import create_app
+    from tests.conftest import session_token
+
+    server = create_app(settings.model_copy(update={"trust_proxy": trust_proxy}), engine).server
+    c = server.test_client()
+    c.set_cookie(SESSION_COOKIE, session_token(engine, "t_commander"))
+
+    def post(origin: str):
+        headers = {"Content-Type": "application/json", "Origin": origin,
+                   "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.9.9"}  # fmt: skip
+        return c.post("/_dash-update-component", data=BODY, headers=headers)
+
+    https, http = post("https://localhost"), post("http://localhost")
+    if trust_proxy:  # the proxy says the browser used HTTPS
+        assert https.status_code not in (401, 403) and http.status_code == 403
+    else:  # a client's X-Forwarded-Proto is ignored: the request is plain http
+        assert https.status_code == 403 and http.status_code not in (401, 403)
+
+
 def test_csrf_refusals_are_logged(web, engine):
     from sqlalchemy import text
 
