@@ -37,11 +37,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from api.csrf import csrf_refusal
 from api.headers import SecurityHeaders
 from dashboard import login as pages
-from geodata.accounts import AccountError, AuthFailure, Caller, change_password
+from geodata.accounts import AccountError, AuthFailure, Caller, change_password, revoke_all
 from geodata.security_log import log_denied_throttled, log_security, recent_failures_from
 from geodata.sessions import (
     create_session,
-    revoke_all,
     revoke_session,
     session_caller,
 )

@@ -7,6 +7,7 @@ returns field data filters by ``path <@ scope`` (see ``docs/security.md``).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,7 +22,6 @@ from gridcmd.vocab import PERMISSIONS, ROLES
 __all__ = [
     "LOCKOUT_AFTER",
     "LOCKOUT_FOR",
-    "PERMISSIONS",
     "AccountError",
     "AuthFailure",
     "Caller",
@@ -33,9 +33,11 @@ __all__ = [
     "enrol_totp",
     "has_permission",
     "hash_password",
+    "caller_from_row",
     "list_accounts",
     "load_caller",
     "reset_password",
+    "revoke_all",
     "set_password_hash_parameters",
     "set_role",
     "set_totp_required",
@@ -43,7 +45,6 @@ __all__ = [
     "verify_password",
     "verify_totp",
 ]
-
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,13 @@ _CALLER_SQL = """
 """
 
 
-def _caller(row, session_id: int | None = None, needs_second_factor: bool = False) -> Caller:
+def caller_from_row(
+    row: Any, *, session_id: int | None = None, needs_second_factor: bool = False
+) -> Caller:
+    """The :class:`Caller` of an account row with the columns ``id, username, display_name,
+    role, scope_path`` (the jurisdiction cell's path as text), ``can_unmask, worker_id,
+    must_change_password, department_id``; the session's id and second-factor state come
+    from the session check (:func:`geodata.sessions.session_caller`)."""
     return Caller(
         account_id=row.id,
         username=row.username,
@@ -291,7 +298,7 @@ def load_caller(conn, account_id: int) -> Caller | None:
     row = conn.execute(
         text(_CALLER_SQL + " WHERE a.id = :id AND a.active"), {"id": account_id}
     ).first()
-    return _caller(row) if row else None
+    return caller_from_row(row) if row else None
 
 
 def account_id_for(conn, username: str) -> int | None:
@@ -306,6 +313,25 @@ def _require_account(conn, username: str) -> int:
     if account_id is None:
         raise AccountError("No account named {username}.", username=username)
     return account_id
+
+
+def revoke_all(
+    conn, account_id: int, *, now: dt.datetime, except_session: int | None = None
+) -> int:
+    """End every live session of ``account_id`` (but ``except_session``); returns how many.
+
+    Here rather than in :mod:`geodata.sessions` because changing an account (password, role,
+    disabling it) must end its sessions, and sessions are built on accounts, not the reverse."""
+    return conn.execute(
+        text(
+            """
+            UPDATE auth_session SET revoked_at = :now
+            WHERE account_id = :a AND revoked_at IS NULL
+              AND (CAST(:keep AS bigint) IS NULL OR id <> :keep)
+            """
+        ),
+        {"now": now, "a": account_id, "keep": except_session},
+    ).rowcount
 
 
 def change_password(
@@ -331,10 +357,6 @@ def change_password(
 def reset_password(conn, username: str, *, now: dt.datetime) -> str:
     """Give ``username`` a random one-time password (returned) that must be changed at the
     next login; every session of the account is revoked."""
-    import secrets
-
-    from geodata.sessions import revoke_all
-
     account_id = _require_account(conn, username)
     # 16 url-safe characters + a fixed tail: always satisfies the policy's classes.
     temporary = secrets.token_urlsafe(12) + "-Aa1"
@@ -347,8 +369,6 @@ def reset_password(conn, username: str, *, now: dt.datetime) -> str:
 
 def disable(conn, username: str, *, now: dt.datetime) -> None:
     """Deactivate ``username`` and end all its sessions."""
-    from geodata.sessions import revoke_all
-
     account_id = _require_account(conn, username)
     conn.execute(text("UPDATE account SET active = false WHERE id = :id"), {"id": account_id})
     revoke_all(conn, account_id, now=now)
@@ -368,8 +388,6 @@ def set_role(
     """Change the role (and optionally the jurisdiction) of ``username``; its sessions end so
     the new scope applies at once. The ``department`` role needs ``department_id``; any other
     role clears the account's department."""
-    from geodata.sessions import revoke_all
-
     _check_role(role)
     department_cell = _check_department(conn, role, department_id)
     account_id = _require_account(conn, username)

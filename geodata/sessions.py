@@ -2,7 +2,8 @@
 
 A session ends when revoked (logout, password change, disable), after ``idle`` without a
 request, or ``absolute`` after login, whichever comes first. ``last_seen_at`` is written at
-most once a minute per session (not on every request).
+most once a minute per session (not on every request). Ending every session of an account
+(password reset, role change, disabling) is :func:`geodata.accounts.revoke_all`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 
 from sqlalchemy import text
 
-from geodata.accounts import Caller, _caller
+from geodata.accounts import Caller, caller_from_row
 from geodata.security_log import log_security
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
     "DEFAULT_IDLE",
     "create_session",
     "mark_second_factor",
-    "revoke_all",
     "revoke_session",
     "session_caller",
     "token_hash",
@@ -114,7 +114,7 @@ def session_caller(
             text("UPDATE auth_session SET last_seen_at = :now WHERE id = :id"),
             {"now": now, "id": row.session_id},
         )
-    return _caller(
+    return caller_from_row(
         row,
         session_id=row.session_id,
         needs_second_factor=bool(row.totp_needed and not row.second_factor_ok),
@@ -141,19 +141,3 @@ def revoke_session(conn, token: str | None, *, now: dt.datetime) -> int | None:
         ),
         {"now": now, "h": token_hash(token)},
     ).scalar()
-
-
-def revoke_all(
-    conn, account_id: int, *, now: dt.datetime, except_session: int | None = None
-) -> int:
-    """End every live session of ``account_id`` (but ``except_session``); returns how many."""
-    return conn.execute(
-        text(
-            """
-            UPDATE auth_session SET revoked_at = :now
-            WHERE account_id = :a AND revoked_at IS NULL
-              AND (CAST(:keep AS bigint) IS NULL OR id <> :keep)
-            """
-        ),
-        {"now": now, "a": account_id, "keep": except_session},
-    ).rowcount

@@ -8,11 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from geodata.accounts import create_account
+from geodata.accounts import create_account, revoke_all
 from geodata.sessions import (
     create_session,
     mark_second_factor,
-    revoke_all,
     revoke_session,
     session_caller,
     token_hash,
