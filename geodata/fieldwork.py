@@ -26,13 +26,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.attribution import CoordinateError, validate_lonlat
+from geodata.client_time import client_time_error
 from geodata.crs import to_wgs84
-from geodata.ingest import FUTURE_TOLERANCE, IngestError, payload_hash
+from geodata.ingest import IngestError, payload_hash
 
 __all__ = [
     "GRID_PATH_SQL",
     "FieldResult",
-    "check_not_future",
+    "check_client_time",
     "check_replay",
     "on_duty_workers",
     "parse_time",
@@ -59,11 +60,12 @@ def parse_time(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def check_not_future(at: dt.datetime, now: dt.datetime, field: str) -> None:
-    """IngestError 422 when ``at`` is beyond the clock-skew allowance."""
-    if at > now + FUTURE_TOLERANCE:
-        raise IngestError(422, "invalid", f"{field} is more than {FUTURE_TOLERANCE} ahead of "
-                          "the server clock", field)  # fmt: skip
+def check_client_time(at: dt.datetime, now: dt.datetime, field: str) -> None:
+    """IngestError 422 naming ``field`` when ``at`` is beyond the clock-skew allowance or
+    older than a phone's offline queue may hold (:mod:`geodata.client_time`)."""
+    refused = client_time_error(at, now, field)
+    if refused is not None:
+        raise IngestError(422, "invalid", refused[1], field)
 
 
 def wgs84_point(lon: Any, lat: Any, crs: str, field: str = "lon") -> tuple[float, float]:
@@ -128,7 +130,8 @@ def record_checkin(
     ``body``: ``uuid, kind ('in'|'out'), at, lon, lat, crs, accuracy``. ``distance_m`` is the
     geodesic distance from the WGS-84 point to the worker's assigned cell polygon (0 inside);
     ``inside`` is ``distance_m <= tolerance_m``. A point outside the prefecture is stored too
-    (``inside`` false: the verdict is the point); unusable coordinates or a future ``at`` → 422.
+    (``inside`` false: the verdict is the point); unusable coordinates or an ``at`` out of
+    bounds (:mod:`geodata.client_time`) → 422.
     """
     now = now or dt.datetime.now(dt.UTC)
     digest = payload_hash(body)
@@ -141,7 +144,7 @@ def record_checkin(
     crs = body.get("crs") or "wgs84"
     lon, lat = wgs84_point(body["lon"], body["lat"], crs)
     at = parse_time(body["at"])
-    check_not_future(at, now, "at")
+    check_client_time(at, now, "at")
     new_id = conn.execute(
         text(
             """
@@ -223,8 +226,8 @@ def record_patrol(
     """Store a patrol track: ``uuid, started_at, ended_at, points [[lon, lat], ...], crs,
     note``. Points are converted to WGS-84 and stored as a LineString; ``length_m`` is its
     geodesic length; ``cell_id`` is the worker's assigned cell. 422 when ``ended_at`` is
-    before ``started_at`` or in the future, a point is unusable (``field`` = ``points.<i>``),
-    or fewer than two distinct points remain."""
+    before ``started_at``, a time is out of bounds (:mod:`geodata.client_time`), a point is
+    unusable (``field`` = ``points.<i>``), or fewer than two distinct points remain."""
     now = now or dt.datetime.now(dt.UTC)
     digest = payload_hash(body)
     u = uuid_mod.UUID(str(body["uuid"]))
@@ -236,7 +239,8 @@ def record_patrol(
     started, ended = parse_time(body["started_at"]), parse_time(body["ended_at"])
     if ended < started:
         raise IngestError(422, "invalid", "ended_at is before started_at", "ended_at")
-    check_not_future(ended, now, "ended_at")
+    check_client_time(started, now, "started_at")
+    check_client_time(ended, now, "ended_at")
     crs = body.get("crs") or "wgs84"
     xs: list[float] = []
     ys: list[float] = []

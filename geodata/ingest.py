@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import unicodedata
 import uuid as uuid_mod
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -22,10 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.attribution import CoordinateError, attribute_point, validate_lonlat
+from geodata.client_time import FUTURE_TOLERANCE, client_time_error  # noqa: F401 (re-export)
 from geodata.crs import to_wgs84
+from geodata.safe_text import clean_text  # also re-exported: api.v1.schemas' Text
 
-#: A fix more than this far in the future (phone clock skew allowance) is rejected.
-FUTURE_TOLERANCE = dt.timedelta(minutes=2)
 #: Fastest plausible movement between two fixes of one worker (252 km/h), m/s.
 MAX_SPEED_MS = 70.0
 _EARTH_R = 6_371_008.8
@@ -37,17 +36,6 @@ class IngestError(Exception):
     def __init__(self, status: int, error: str, detail: str, field: str | None = None):
         super().__init__(detail)
         self.status, self.error, self.detail, self.field = status, error, detail, field
-
-
-def clean_text(value: str) -> str:
-    """Drop control characters (except newline and tab) and lone surrogates; keep CJK/emoji.
-
-    PostgreSQL refuses NUL in text and lone surrogates cannot be encoded to UTF-8, so both
-    would otherwise fail deep in the driver."""
-    return "".join(
-        ch for ch in value
-        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )  # fmt: skip
 
 
 def payload_hash(body: dict[str, Any]) -> str:
@@ -166,11 +154,16 @@ _COLUMNS = ("uuid", "category", "subcategory", "severity", "difficulty", "title"
             "actor_type", "note")  # fmt: skip
 
 
+def _text(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
 def _prepare(
     conn: Connection, body: dict[str, Any], worker_id: int | None, now: dt.datetime
 ) -> dict[str, Any]:
     """The row of one report for :data:`_INGEST_SQL`, or IngestError (checks that need no
-    write: difficulty, coordinates and their conversion, a future time)."""
+    write: difficulty, coordinates and their conversion, a time too far ahead or back
+    (:mod:`geodata.client_time`); free text cleaned (:func:`geodata.safe_text.clean_text`))."""
     if body.get("difficulty") is not None and body["category"] != "dispute":
         raise IngestError(422, "invalid", "difficulty applies to disputes only", "difficulty")
     crs = body.get("crs") or "wgs84"
@@ -182,18 +175,19 @@ def _prepare(
     reported_at = body.get("reported_at") or now
     if isinstance(reported_at, str):
         reported_at = dt.datetime.fromisoformat(reported_at)
-    if reported_at > now + FUTURE_TOLERANCE:
+    refused = client_time_error(reported_at, now, "reported_at")
+    if refused is not None:
         if attribute_point(conn, lon, lat) is None:  # the same precedence as ever: 'outside'
             raise _outside(body, crs)
-        raise IngestError(422, "invalid", "reported_at is in the future", "reported_at")
+        raise IngestError(422, "invalid", refused[1], "reported_at")
     return {
         "uuid": uuid_mod.UUID(str(body["uuid"])),
         "category": body["category"],
-        "subcategory": body.get("subcategory"),
+        "subcategory": _text(body.get("subcategory")),
         "severity": body.get("severity") or "medium",
         "difficulty": body.get("difficulty"),
-        "title": body["title"],
-        "description": body.get("description") or "",
+        "title": _text(body["title"]),
+        "description": _text(body.get("description")) or "",
         "lon": lon,
         "lat": lat,
         "reporter": worker_id,

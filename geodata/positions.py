@@ -3,7 +3,8 @@ gateway relaying a whole fleet), vectorised so a 5,000-fix batch costs a handful
 
 Steps (the caller's transaction; nothing here commits):
 
-1. static checks in Python/numpy: future, invalid coordinates, (0, 0), outside China;
+1. static checks in Python/numpy: a time too far ahead or back (:mod:`geodata.client_time`),
+   invalid coordinates, (0, 0), outside China;
 2. duplicates inside the batch (same worker and time) are counted, the first kept;
 3. one ``SELECT … FOR NO KEY UPDATE`` reads each worker's current ``(position, last_fix_at)``
    and locks those rows in id order, so concurrent batches touching the same workers serialise
@@ -40,11 +41,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.attribution import CHINA_BOUNDS, CoordinateError, validate_lonlat
+from geodata.client_time import FUTURE_TOLERANCE, MAX_CLIENT_AGE, client_time_error
 
-# (The same values as in geodata.ingest, which events use; a test keeps them equal. Not
-# imported from there: geodata.ingest re-exports this module, so that would be circular.)
-#: A fix more than this far in the future (phone clock skew allowance) is rejected.
-FUTURE_TOLERANCE = dt.timedelta(minutes=2)
 #: Fastest plausible movement between two fixes of one worker (252 km/h), m/s.
 MAX_SPEED_MS = 70.0
 _EARTH_R = 6_371_008.8
@@ -67,8 +65,9 @@ class PositionResult:
 
 def check_fix(lon: float, lat: float, fix_time: dt.datetime, now: dt.datetime) -> tuple[str, str]:
     """Static checks of one fix: ('', '') when plausible, else (reason, detail)."""
-    if fix_time > now + FUTURE_TOLERANCE:
-        return "future", f"fix_time is more than {FUTURE_TOLERANCE} ahead of the server clock"
+    refused = client_time_error(fix_time, now, "fix_time")
+    if refused is not None:
+        return refused
     try:
         lon, lat = validate_lonlat(lon, lat)
     except CoordinateError as exc:
@@ -156,7 +155,7 @@ def ingest_fleet_positions(
     (WGS-84 degrees, metres, aware datetimes); the caller commits.
 
     At-least-once safe: a fix already stored for (worker, fix_time), or repeated in the batch,
-    counts as a duplicate. Rejected per item (the rest is kept): ``future``,
+    counts as a duplicate. Rejected per item (the rest is kept): ``future``, ``too_old``,
     ``invalid_coordinates``, ``null_island``, ``outside_china``, and ``impossible_speed`` (above
     :data:`MAX_SPEED_MS` from the neighbouring stored fix before or after, or from the previous
     accepted fix of the batch). Out-of-order fixes are stored; ``grid_worker.position`` and
@@ -178,6 +177,7 @@ def ingest_fleet_positions(
     with np.errstate(invalid="ignore"):
         ok = (
             (ts <= _epoch(now + FUTURE_TOLERANCE))
+            & (ts >= _epoch(now - MAX_CLIENT_AGE))
             & np.isfinite(lon)
             & np.isfinite(lat)
             & (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)

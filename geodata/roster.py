@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from geodata.accounts import Caller, has_permission
 from geodata.cells import check_scope_path
+from geodata.safe_text import strip_bidi
 from geodata.stats import check_code, custom_plans
 from gridcmd.vocab import DUTY_STATUSES, TZ
 
@@ -109,7 +110,7 @@ def _clean_phone(phone: Any) -> str:
 
 
 def _clean_name(name: Any) -> str:
-    value = str(name or "").strip()
+    value = strip_bidi(str(name or "")).strip()
     if not 1 <= len(value) <= 40 or _CONTROL.search(value):
         raise RosterError("Name must be 1 to 40 characters.")
     return value
@@ -123,7 +124,7 @@ def _clean_employee_no(employee_no: Any) -> str:
 
 
 def _clean_note(note: Any, limit: int = 200) -> str:
-    value = _CONTROL.sub(" ", str(note or "")).strip()
+    value = _CONTROL.sub(" ", strip_bidi(str(note or ""))).strip()
     if len(value) > limit:
         raise RosterError("Note too long.", f"(max {limit})")
     return value

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from geodata.attribution import attribute_point
 from geodata.fieldwork import (
     FieldResult,
-    check_not_future,
+    check_client_time,
     check_replay,
     parse_time,
     wgs84_point,
@@ -103,7 +103,7 @@ def record_visit(
     ``cell_code`` (any cell of the worker's grid subtree; outside → 403, unknown → 422) or
     ``lon, lat, crs`` (attributed to its L6 cell, which must be in the worker's grid or the
     point within ``tolerance_m`` of it, else 422). With both, the cell is ``cell_code`` and the
-    point is checked and stored. Neither → 400; a future ``visited_at`` → 422."""
+    point is checked and stored. Neither → 400; a ``visited_at`` out of bounds → 422."""
     now = now or dt.datetime.now(dt.UTC)
     digest = payload_hash(body)
     u = uuid_mod.UUID(str(body["uuid"]))
@@ -119,7 +119,7 @@ def record_visit(
     if code is None and lon is None:
         raise IngestError(400, "invalid", "one of cell_code or lon/lat is required", "cell_code")
     visited_at = parse_time(body["visited_at"])
-    check_not_future(visited_at, now, "visited_at")
+    check_client_time(visited_at, now, "visited_at")
     grid = worker_grid(conn, worker_id)
     if grid is None:
         raise IngestError(404, "not_found", "no such worker")

@@ -48,6 +48,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geodata.safe_text import clean_text
 from geodata.workflow_rules import (
     ACTIONS,
     EVENT_SQL,
@@ -189,7 +190,7 @@ def perform(
     if action not in TRANSITIONS:
         raise WorkflowError(422, "invalid", f"unknown action {action!r}", "action")
     tr = TRANSITIONS[action]
-    note = (note or "").strip()
+    note = clean_text(note or "").strip()  # no control or bidi characters in the history
     if len(note) > MAX_NOTE:
         raise WorkflowError(422, "invalid", f"note longer than {MAX_NOTE} characters", "note")
     if tr.note_required and not note:

@@ -2,7 +2,9 @@
 from these with ``model_json_schema``.
 
 Numbers are strict (a string or a boolean is not a coordinate), non-finite values are refused,
-and text is cleaned of control characters (except newline and tab) while CJK and emoji are kept.
+and text is cleaned of control characters (except newline and tab) and bidirectional controls
+(U+202E …) while CJK and emoji are kept (:func:`geodata.safe_text.clean_text`). Client times
+are bounded by the pipeline (:mod:`geodata.client_time`: 422 naming the field).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pydantic import (
 )
 
 from geodata.crs import CRS_NAMES
-from geodata.ingest import clean_text
+from geodata.safe_text import clean_text
 from gridcmd.vocab import DIFFICULTIES, EVENT_CATEGORIES, SEVERITIES
 
 #: Most fixes accepted in one ``POST /positions`` with a worker token (more → 413).

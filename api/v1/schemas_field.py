@@ -1,6 +1,7 @@
 """Request and response bodies of the field-work routes (check-ins, patrols, visits, the
 worker's overview and tasks, photos). Same conventions as :mod:`api.v1.schemas`: strict
-numbers, no NaN/Infinity, unknown fields refused, text cleaned of control characters."""
+numbers, no NaN/Infinity, unknown fields refused, text cleaned of control and bidi characters;
+times bounded by :mod:`geodata.client_time`."""
 
 from __future__ import annotations
 

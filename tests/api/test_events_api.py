@@ -131,6 +131,60 @@ def test_bad_bodies(client, worker, over, status, field):
     assert err["field"] == field and err["error"] and err["detail"]
 
 
+#: Bidirectional controls: "\u202e" makes "…gnp.exe" display as "…exe.png".
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def _ago(**delta) -> str:
+    import datetime as dt
+
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(**delta)).isoformat()
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00-08:00", "1970-01-01T00:00:00Z",
+     "9999-12-31T23:59:59-08:00"],
+)  # fmt: skip
+def test_reported_at_out_of_bounds_is_422(client, api_engine, worker, when):
+    # The attack: a report dated in the year 1 was stored (and sorted first, counted nowhere).
+    body = report(worker, reported_at=when)
+    resp = post(client, worker, body)
+    assert resp.status_code == 422, resp.get_json()
+    err = resp.get_json()
+    assert err["field"] == "reported_at" and "reported_at" in err["detail"]
+    with api_engine.connect() as conn:
+        assert not conn.execute(
+            text("SELECT 1 FROM event WHERE uuid = :u"), {"u": body["uuid"]}
+        ).first()
+
+
+def test_reported_at_bounds_are_a_month_back_and_minutes_ahead(client, worker):
+    assert post(client, worker, report(worker, reported_at=_ago(days=31))).status_code == 422
+    assert post(client, worker, report(worker, reported_at=_ago(minutes=-10))).status_code == 422
+    queued = report(worker, reported_at=_ago(days=29))  # a phone's offline queue, replayed
+    resp = post(client, worker, queued)
+    assert resp.status_code == 201, resp.get_json()
+
+
+def test_bidi_controls_are_stripped_from_every_text_field(client, api_engine, worker):
+    body = report(worker, title="照片\u202egnp.exe", description=f"说明{BIDI}\n第二行",
+                  subcategory="\u2067劳资纠纷\u2069")  # fmt: skip
+    resp = post(client, worker, body)
+    assert resp.status_code == 201, resp.get_json()
+    ev = resp.get_json()
+    assert (ev["title"], ev["description"], ev["subcategory"]) == (
+        "照片gnp.exe", "说明\n第二行", "劳资纠纷"
+    )
+    with api_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT title || description || coalesce(subcategory, '') FROM event"
+                 " WHERE uuid = :u"), {"u": body["uuid"]},
+        ).scalar_one()  # fmt: skip
+    assert not set(row) & set(BIDI)
+    assert post(client, worker, report(worker, title=BIDI)).status_code == 400  # blank after
+
+
 @pytest.mark.parametrize(
     "raw",
     [b"", b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b'{"lon": NaN}', b'{"lon": Infinity}',

@@ -309,6 +309,46 @@ def test_visit_rejections(client, worker, over, status, field):
     assert resp.get_json()["field"] == field
 
 
+# ----------------------------------------------------------------------------- bounds, text
+
+YEAR_ONE = "0001-01-01T00:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "over"),
+    [
+        ("/checkins", "at", {"at": YEAR_ONE}),
+        ("/checkins", "at", {"at": now_iso(days=-31)}),
+        ("/patrols", "started_at", {"started_at": YEAR_ONE}),
+        ("/patrols", "started_at", {"started_at": now_iso(days=-31)}),
+        ("/visits", "visited_at", {"visited_at": YEAR_ONE, "cell_code": "532901"}),
+        ("/visits", "visited_at", {"visited_at": now_iso(days=-31), "cell_code": "532901"}),
+    ],
+)
+def test_client_times_older_than_a_month_are_422(client, worker, path, field, over):
+    # The attack: field records dated in the year 1 were accepted.
+    body = {"/checkins": checkin(worker), "/patrols": patrol(worker), "/visits": visit()}[path]
+    resp = post(client, worker, path, {**body, **over})
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["field"] == field and field in resp.get_json()["detail"]
+
+
+def test_a_queued_checkin_within_the_month_is_kept(client, worker):
+    resp = post(client, worker, "/checkins", checkin(worker, at=now_iso(days=-29)))
+    assert resp.status_code == 201, resp.get_json()
+
+
+def test_field_text_drops_bidi_controls(client, api_engine, worker):
+    resp = post(client, worker, "/patrols", patrol(worker, note="巡查\u202e完成\u200f"))
+    assert resp.status_code == 201 and resp.get_json()["note"] == "巡查完成"
+    with api_engine.connect() as conn:
+        code = l6_in(conn, worker.grid_path)
+    resp = post(client, worker, "/visits",
+                visit(cell_code=code, household="\u202e号21", note="\u2066老人\u2069"))  # fmt: skip
+    assert resp.status_code == 201, resp.get_json()
+    assert (resp.get_json()["household"], resp.get_json()["note"]) == ("号21", "老人")
+
+
 # ----------------------------------------------------------------------------- overview
 
 

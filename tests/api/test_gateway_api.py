@@ -12,7 +12,9 @@ from sqlalchemy import text
 from api.v1.schemas import MAX_GATEWAY_BODY_BYTES, MAX_GATEWAY_FIXES
 from geodata.tokens import create_gateway_token, revoke_token
 
-BASE = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)  # after the seed, before the test
+#: After the seed, before the test, inside the accepted window of client times
+#: (geodata.client_time.MAX_CLIENT_AGE: a fixed date would age out of it).
+BASE = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).replace(second=0, microsecond=0)
 
 
 @pytest.fixture()

@@ -10,7 +10,9 @@ from sqlalchemy import text
 
 from api.v1.schemas import MAX_FIXES
 
-BASE = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # before the test, after the seed
+#: Before the test, after the seed, and inside the accepted window of client times
+#: (geodata.client_time.MAX_CLIENT_AGE: a fixed date would age out of it).
+BASE = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(second=0, microsecond=0)
 
 
 @pytest.fixture()
@@ -64,6 +66,21 @@ def test_batch_duplicates_and_forward_only(client, api_engine, w):
 def test_duplicate_inside_one_batch(client, w):
     resp = send(client, w, [fix(w, 0), fix(w, 0)])
     assert resp.get_json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+
+
+def test_fix_times_out_of_bounds_are_rejected_per_item(client, w):
+    # The attack: fixes dated in the year 1 were stored (and sorted before every real one).
+    month_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).isoformat()
+    fixes = [fix(w, 0), fix(w, 1, fix_time="0001-01-01T00:00:00+08:00"),
+             fix(w, 2, fix_time=month_ago), fix(w, 3, fix_time="0001-01-01T00:00:00-08:00")]
+    resp = send(client, w, fixes)
+    assert resp.status_code == 200
+    out = resp.get_json()
+    assert out["accepted"] == 1
+    assert [(r["index"], r["reason"]) for r in out["rejected"]] == [
+        (1, "too_old"), (2, "too_old"), (3, "too_old")
+    ]
+    assert all("fix_time" in r["detail"] for r in out["rejected"])
 
 
 def test_per_item_rejections_keep_the_rest(client, workers, w):

@@ -226,6 +226,22 @@ def test_add_worker_validation(rconn, kw, msgid):
     assert not rconn.execute(text("SELECT 1 FROM grid_worker WHERE employee_no='T-0002'")).first()
 
 
+def test_roster_text_loses_bidi_controls(rconn):
+    # The attack: a name or note with U+202E displays reversed ("…exe.png" for "…gnp.exe").
+    town, _ = _two_townships(rconn)
+    boss = _account(rconn, "commander", town)
+    r = roster.add_worker(rconn, boss, "T-0101", "张\u202e三\u200f", "13900001111",
+                          _grid(rconn, town), now=NOW)  # fmt: skip
+    assert r["name"] == "张三"
+    roster.move_worker(rconn, boss, "T-0101", _grid(rconn, town, 6), "调\u2066整\u2069", now=NOW)
+    stored = rconn.execute(
+        text("SELECT w.name || string_agg(coalesce(a.note, ''), '') FROM grid_worker w"
+             " JOIN worker_assignment a ON a.worker_id = w.id WHERE w.employee_no = 'T-0101'"
+             " GROUP BY w.name")
+    ).scalar_one()  # fmt: skip
+    assert "调整" in stored and not set(stored) & set("\u202e\u200f\u2066\u2069")
+
+
 def test_add_worker_refuses_used_number_other_scope_and_no_permission(rconn):
     town, other = _two_townships(rconn)
     boss = _account(rconn, "commander", town)

@@ -39,3 +39,19 @@ def test_one_guard_everywhere():
     import api.exports
 
     assert api.exports.guard_cell is guard_formula
+
+
+# ----------------------------------------------------------------------------- bidi controls
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_every_bidi_control_is_stripped():
+    from geodata.safe_text import BIDI_CONTROLS, clean_text, strip_bidi
+
+    assert set(BIDI) == BIDI_CONTROLS
+    # The attack: "…\u202egnp.exe" displays as "…exe.png".
+    assert strip_bidi("照片\u202egnp.exe") == "照片gnp.exe"
+    assert strip_bidi(f"a{BIDI}b") == "ab"
+    assert clean_text(f"标题{BIDI}\x00\x07\n\t🏠 عربي") == "标题\n\t🏠 عربي"  # RTL letters stay
+    assert not set(clean_text(BIDI * 3)) & BIDI_CONTROLS

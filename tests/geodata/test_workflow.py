@@ -478,3 +478,10 @@ def test_out_of_scope_and_unknown_records_get_one_answer(conn, world):
     }
     for answer in events | workers | merges | depts:
         assert not any(ch.isdigit() for ch in answer[2])  # no id echoed
+
+
+def test_dashboard_notes_lose_bidi_controls(conn, world):
+    # The case panel and bulk actions pass notes straight to perform: cleaned there.
+    ev = world["event"]
+    perform(conn, ev, "accept", world["county"], note="受理\u202e付款.exe\u200f\x00", now=NOW)
+    assert _history(conn, ev)[-1][4].endswith("| 受理付款.exe")
