@@ -213,7 +213,10 @@ case "$mode" in
         exec .venv/bin/gridcmd serve
         ;;
     test)
+        # Everything, in parallel: one pytest-xdist worker per core, each test module on one
+        # worker (the browser modules all on one: tests/conftest.py). Later arguments win:
+        # `./run.sh test -n 0` runs serially, `-m "not browser and not slow"` is the inner loop.
         say "running the tests"
-        exec .venv/bin/python -m pytest "$@"
+        exec .venv/bin/python -m pytest -n "${GRIDCMD_TEST_WORKERS:-auto}" --dist loadfile "$@"
         ;;
 esac

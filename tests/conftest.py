@@ -59,25 +59,36 @@ DB_FIXTURE = "server_url"
 BROWSER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items) -> None:
-    """The tiers: ``unit``/``db`` from the fixture closure, ``browser`` by directory. Under
-    pytest-xdist, each module is one ``xdist_group`` (``--dist loadgroup``: a module's tests
-    share one worker and its module fixtures, as with ``loadfile``), except that all browser
-    tests form one group: they run one after another on one worker (headless Chromium and
-    the app's server threads time out when two browser modules share the 2 cores)."""
-    xdist = config.pluginmanager.hasplugin("xdist")
+    """The tiers: ``unit``/``db`` from the fixture closure (unless the module marks its tier
+    itself), ``browser`` by directory."""
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         if not marks & {"unit", "db"}:
             needs_db = DB_FIXTURE in getattr(item, "fixturenames", ())
             item.add_marker(pytest.mark.db if needs_db else pytest.mark.unit)
-        browser = str(item.path).startswith(BROWSER_DIR + os.sep)
-        if browser and "browser" not in marks:
+        if "browser" not in marks and str(item.path).startswith(BROWSER_DIR + os.sep):
             item.add_marker(pytest.mark.browser)
-        if xdist:
-            group = "browser" if browser else item.nodeid.split("::", 1)[0]
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N --dist loadfile`` (``./run.sh test``): each module's tests run on one worker,
+    which sets its module fixtures up once, as in plain ``loadfile``; all browser modules
+    together count as one module, so they run one after another on one worker while the
+    other workers take the rest (two headless Chromiums and their app servers on 2 cores
+    make the browser tests time out). (xdist's ``loadgroup`` cannot do it with pytest 9: it
+    renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "tests/browser/" if module.startswith("tests/browser/") else module
+
+    return ModuleScheduling(config, log)
 
 
 def _server_url() -> str:

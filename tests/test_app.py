@@ -166,7 +166,10 @@ def test_concurrent_first_requests_wait_for_dash_setup(settings, engine):
     app = create_app(settings, engine)
     slow_scripts = app._generate_scripts_html
 
+    setting_up = threading.Event()
+
     def slow(*args, **kwargs):
+        setting_up.set()
         time.sleep(0.6)  # a setup that takes a while (e.g. a busy machine)
         return slow_scripts(*args, **kwargs)
 
@@ -182,7 +185,7 @@ def test_concurrent_first_requests_wait_for_dash_setup(settings, engine):
 
     first = threading.Thread(target=get, args=(paths[0],))
     first.start()
-    time.sleep(0.2)  # the second request arrives while the first one sets Dash up
+    assert setting_up.wait(10)  # the second request arrives while the first one sets Dash up
     get(paths[1])
     first.join()
     assert codes == {paths[0]: 200, paths[1]: 200}

@@ -1,10 +1,19 @@
-"""The gridcmd command line, run as a real subprocess against the fixture database."""
+"""The gridcmd command line against the fixture database.
+
+Commands run in-process through typer's CliRunner (:func:`gridcmd`): the same app, arguments,
+environment, exit codes and output streams as the ``gridcmd`` script, without a Python
+start-up per call; an exception escaping a command fails the test (a process would print a
+traceback). The entry points themselves and what a terminal shows for an unreachable
+database run as real subprocesses (:func:`gridcmd_process`).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +33,35 @@ COMMANDS = [
 ]
 
 
-def gridcmd(*args: str, env: dict[str, str] | None = None, timeout: int = 120):
+@dataclass(frozen=True)
+class Run:
+    """What one command did (the fields of ``subprocess.CompletedProcess`` the tests read)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def gridcmd(*args: str, env: dict[str, str] | None = None) -> Run:
+    """``gridcmd ARGS...`` in this process (typer's CliRunner) with ``env`` added to the
+    environment; settings are read afresh for the call."""
+    from typer.testing import CliRunner
+
+    from gridcmd.cli import app
+    from gridcmd.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(app, list(args), env=env)
+    finally:
+        get_settings.cache_clear()
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception  # a traceback, where the command should print one error line
+    return Run(res.exit_code, res.stdout, res.stderr)
+
+
+def gridcmd_process(*args: str, env: dict[str, str] | None = None, timeout: int = 120):
+    """``python -m gridcmd.cli ARGS...`` as a real subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "gridcmd.cli", *args],
@@ -33,6 +70,16 @@ def gridcmd(*args: str, env: dict[str, str] | None = None, timeout: int = 120):
         env=full_env,
         timeout=timeout,
     )
+
+
+def test_entry_points_run_the_command_line():
+    """``python -m gridcmd.cli`` and the installed ``gridcmd`` script are the same CLI."""
+    res = gridcmd_process("--help")
+    assert res.returncode == 0 and "Usage:" in res.stdout and "seed" in res.stdout
+    script = Path(sys.executable).with_name("gridcmd")
+    res = subprocess.run([str(script), "db", "--help"], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0 and "Usage:" in res.stdout and "migrate" in res.stdout
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
@@ -63,7 +110,7 @@ def test_seed_if_empty_is_a_no_op_on_data(db_url):
 
 def test_unreachable_database_is_one_clear_line():
     url = "postgresql://alice:s3cretpw@127.0.0.1:1/nowhere"
-    res = gridcmd("check", env={"DATABASE_URL": url})
+    res = gridcmd_process("check", env={"DATABASE_URL": url})  # all a terminal would show
     assert res.returncode == 1
     assert "127.0.0.1:1/nowhere" in res.stderr
     assert "s3cretpw" not in res.stderr + res.stdout

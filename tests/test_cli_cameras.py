@@ -137,11 +137,12 @@ def test_demo_cameras_command(db_url, engine):
         delete_cameras(engine, "CAM", since_change=before)
 
 
+@pytest.mark.slow  # migrates and seeds a database from scratch
 def test_seed_demo_loads_the_demo_cameras(make_database):
     url = make_database("gridcmd_camseed")
     env = {"DATABASE_URL": url}
     assert gridcmd("db", "migrate", env=env).returncode == 0
-    res = gridcmd("seed", "demo", "--scale", "0.001", env=env, timeout=300)
+    res = gridcmd("seed", "demo", "--scale", "0.001", env=env)
     assert res.returncode == 0, res.stderr
     row = next(line for line in res.stdout.splitlines() if " camera " in f" {line} ")
     assert int(row.split()[-2].replace(",", "")) >= 24  # "│ camera │ 35 │"

@@ -93,6 +93,7 @@ def test_gateway_bad_arguments_are_one_line(db_url, args, message):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow  # migrates and seeds a database from scratch
 def test_seed_demo_writes_private_demo_tokens(make_database, tmp_path):
     import json
     import stat
@@ -105,7 +106,7 @@ def test_seed_demo_writes_private_demo_tokens(make_database, tmp_path):
     eng = make_engine(url)
     migrate.upgrade(eng)
     env = {"DATABASE_URL": url, "GRIDCMD_VAR_DIR": str(tmp_path)}
-    res = gridcmd("seed", "demo", "--scale", "0.01", env=env, timeout=300)
+    res = gridcmd("seed", "demo", "--scale", "0.01", env=env)
     assert res.returncode == 0, res.stderr
     path = tmp_path / "demo_tokens.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

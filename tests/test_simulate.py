@@ -25,6 +25,8 @@ from gridcmd.simulate import (
 )
 from tests.conftest import engine_on, serve
 
+pytestmark = pytest.mark.slow  # the simulator drives a live server for seconds
+
 
 @pytest.fixture(scope="module")
 def sim_engine(seeded_database):

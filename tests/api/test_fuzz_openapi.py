@@ -13,6 +13,8 @@ from schemathesis import GenerationMode
 
 from api.v1.openapi import openapi_document
 
+pytestmark = pytest.mark.slow  # > 2,000 generated requests
+
 #: Examples per operation and generation mode: 12 operations × 2 modes × 90 > 2,000.
 EXAMPLES = 90
 SCHEMA = schemathesis.openapi.from_dict(openapi_document(prefix="/api/v1"))

@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # property-based: hundreds of generated requests
+
 #: 5 routes × 60 = 300 examples in all.
 EXAMPLES = 60
 

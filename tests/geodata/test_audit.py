@@ -253,6 +253,7 @@ def test_concurrent_writers_chain_in_id_order(audit_engine):
     assert r.ok, r.message
 
 
+@pytest.mark.slow  # migrations down and up again
 def test_migration_backfills_existing_history(seeded_database):
     """A database with history at 0005 (no chain) is chained by the upgrade; down and up
     again. (Seeded at head — a copy of the seeded template — and taken down to 0005: the seed

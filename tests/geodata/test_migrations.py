@@ -9,6 +9,8 @@ from geodata import migrate
 from geodata.db import make_engine
 from geodata.models import Base
 
+pytestmark = pytest.mark.slow  # migrates fresh databases up and down
+
 TABLES = {"grid_cell", "grid_worker", "worker_position", "event", "event_action", "account"}
 
 
