@@ -13,7 +13,9 @@ from schemathesis import GenerationMode
 
 from api.v1.openapi import openapi_document
 
-pytestmark = pytest.mark.slow  # > 2,000 generated requests
+# > 2,000 generated requests; the database tier as a whole (the count check at the end takes
+# no database fixture but needs the fuzzing tests before it).
+pytestmark = [pytest.mark.slow, pytest.mark.db]
 
 #: Examples per operation and generation mode: 12 operations × 2 modes × 90 > 2,000.
 EXAMPLES = 90
