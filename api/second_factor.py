@@ -9,7 +9,8 @@ import flask
 
 from api.auth import SESSION_COOKIE, _Auth, _html, _lang, _utcnow, safe_next
 from dashboard import login as pages
-from geodata.accounts import Caller, enrol_totp, totp_status, verify_totp
+from geodata.accounts import Caller
+from geodata.second_factor import enrol_totp, totp_status, verify_totp
 from geodata.security_log import log_security
 from geodata.sessions import mark_second_factor, revoke_session
 

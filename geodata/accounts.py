@@ -1,7 +1,9 @@
 """Accounts, roles and what each role may do; the :class:`Caller` every scoped query takes.
 
 The caller's scope is the ltree path of the account's jurisdiction cell; every query that
-returns field data filters by ``path <@ scope`` (see ``docs/security.md``).
+returns field data filters by ``path <@ scope`` (see ``docs/security.md``). Sign-in is
+:mod:`geodata.signin`, sessions :mod:`geodata.sessions`, the TOTP second factor
+:mod:`geodata.second_factor`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ __all__ = [
     "change_password",
     "account_id_for",
     "check_password_policy",
+    "check_role",
     "create_account",
     "disable",
-    "enrol_totp",
     "has_permission",
     "hash_password",
     "caller_from_row",
@@ -40,10 +42,7 @@ __all__ = [
     "revoke_all",
     "set_password_hash_parameters",
     "set_role",
-    "set_totp_required",
-    "totp_status",
     "verify_password",
-    "verify_totp",
 ]
 
 
@@ -200,7 +199,8 @@ def _check_department(conn, role: str, department_id: int | None) -> int | None:
     return cell
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
+    """AccountError unless ``role`` is one of :data:`gridcmd.vocab.ROLES`."""
     if role not in ROLES:
         raise AccountError(
             "Unknown role {role}; one of: {roles}.", role=role, roles=", ".join(ROLES)
@@ -233,7 +233,7 @@ def create_account(
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise AccountError("The username must be 1 to 64 characters without spaces.")
-    _check_role(role)
+    check_role(role)
     if role == "grid_worker" and worker_id is None:
         raise AccountError("A grid_worker account needs the worker it belongs to.")
     department_cell = _check_department(conn, role, department_id)
@@ -388,7 +388,7 @@ def set_role(
     """Change the role (and optionally the jurisdiction) of ``username``; its sessions end so
     the new scope applies at once. The ``department`` role needs ``department_id``; any other
     role clears the account's department."""
-    _check_role(role)
+    check_role(role)
     department_cell = _check_department(conn, role, department_id)
     account_id = _require_account(conn, username)
     params = {"r": role, "id": account_id, "dep": department_id}
@@ -406,75 +406,6 @@ def set_role(
     where = f" cell {jurisdiction_code}" if jurisdiction_code else ""
     log_security(conn, "account_change", account_id=account_id, username=username,
                  detail=f"role {role}{where}")  # fmt: skip
-
-
-# ----------------------------------------------------------------------------- second factor
-
-
-def set_totp_required(conn, role: str, required: bool) -> None:
-    """Require (or not) a TOTP second factor for every account of ``role`` (role_policy)."""
-    _check_role(role)
-    conn.execute(
-        text(
-            """
-            INSERT INTO role_policy (role, totp_required, updated_at) VALUES (:r, :q, now())
-            ON CONFLICT (role) DO UPDATE SET totp_required = :q, updated_at = now()
-            """
-        ),
-        {"r": role, "q": required},
-    )
-    log_security(conn, "account_change", detail=f"totp {'required' if required else 'optional'} "
-                 f"for role {role}")  # fmt: skip
-
-
-def totp_status(conn, account_id: int) -> tuple[bool, bool]:
-    """(enrolled, required by the role policy) for an account."""
-    row = conn.execute(
-        text(
-            """
-            SELECT a.totp_secret IS NOT NULL AS enrolled,
-                   coalesce(p.totp_required, false) AS required
-            FROM account a LEFT JOIN role_policy p ON p.role = a.role WHERE a.id = :id
-            """
-        ),
-        {"id": account_id},
-    ).one()
-    return row.enrolled, row.required
-
-
-def verify_totp(conn, account_id: int, code: str, *, now: dt.datetime) -> bool:
-    """Whether ``code`` is the account's current TOTP code (±30 s of clock drift)."""
-    import pyotp
-
-    secret = conn.execute(
-        text("SELECT totp_secret FROM account WHERE id = :id"), {"id": account_id}
-    ).scalar()
-    code = (code or "").strip().replace(" ", "")
-    if not secret or not code.isdigit() or len(code) != 6:
-        return False
-    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
-
-
-def enrol_totp(conn, account_id: int, secret: str, code: str, *, now: dt.datetime) -> bool:
-    """Store ``secret`` as the account's second factor if ``code`` proves the authenticator
-    holds it; returns whether it was stored."""
-    import pyotp
-
-    code = (code or "").strip().replace(" ", "")
-    try:
-        ok = (
-            code.isdigit()
-            and len(code) == 6
-            and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
-        )
-    except Exception:  # noqa: BLE001 (a malformed secret from the form)
-        ok = False
-    if ok:
-        conn.execute(
-            text("UPDATE account SET totp_secret = :s WHERE id = :id"),
-            {"s": secret, "id": account_id},
-        )
-    return bool(ok)
 
 
 def list_accounts(conn, *, within: str | None = None) -> list[Any]:

@@ -10,7 +10,8 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from geodata.accounts import create_account, set_totp_required
+from geodata.accounts import create_account
+from geodata.second_factor import set_totp_required
 from tests.conftest import TEST_PASSWORD, login
 
 HTML = {"Accept": "text/html"}

@@ -229,7 +229,7 @@ def user_require_totp(
     state: Annotated[str, typer.Argument(help="on or off")],
 ) -> None:
     """Require (on) or stop requiring (off) a second factor (TOTP) for every account of ROLE."""
-    from geodata.accounts import set_totp_required
+    from geodata.second_factor import set_totp_required
 
     if state not in ("on", "off"):
         fail("the state is on or off", code=2)
