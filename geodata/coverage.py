@@ -5,12 +5,8 @@ workers spend most of their time outside their cell.
 the open ``worker_assignment`` row by :mod:`geodata.roster`) is the cell. A grid (L5) counts
 the workers assigned to it or to one of its micro-grids; a micro-grid (L6) counts its own and
 those assigned to its grid as a whole (the grid worker answers for every micro-grid of the
-grid). Two map metrics (hideout colouring, see :mod:`geodata.metrics`):
-
-* ``staffing`` — assigned workers per grid / micro-grid (0 uncovered, 1, 2+ several); drawn
-  at levels 5–6 only (coarser levels get no value: see ``uncovered``).
-* ``uncovered`` — grids (L5) without any assigned worker in the cell's subtree; at a
-  micro-grid, 1 when its grid is uncovered.
+grid). :func:`coverage_summary` counts the scope's grids by that rule; the same rule colours
+the map as the metrics ``staffing`` and ``uncovered`` of :mod:`geodata.metrics`.
 
 :func:`workers_outside` lists the workers whose recent fixes (``worker_position``, last 7
 days by default) mostly fall outside their assigned cell (``ST_Covers``, cell polygon in
@@ -26,87 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.metrics import _VIEW_CELLS
 from geodata.stats import check_code, custom_plans
 
-__all__ = ["ROSTER_METRICS", "coverage_summary", "metric_sql", "workers_outside"]
-
-ROSTER_METRICS = ("staffing", "uncovered")
-_ACTIVE = "w.active"
-
-# Active workers of a grid: assigned to it, or to one of its micro-grids.
-_GRID_WORKERS = f"""(
-    (SELECT count(*) FROM grid_worker AS w WHERE w.cell_id = {{g}} AND {_ACTIVE})
-  + (SELECT count(*) FROM grid_cell AS m JOIN grid_worker AS w ON w.cell_id = m.id
-     WHERE m.parent_id = {{g}} AND {_ACTIVE}))"""
-_GRID_COVERED = f"""(
-    EXISTS (SELECT 1 FROM grid_worker AS w WHERE w.cell_id = {{g}} AND {_ACTIVE})
- OR EXISTS (SELECT 1 FROM grid_cell AS m JOIN grid_worker AS w ON w.cell_id = m.id
-            WHERE m.parent_id = {{g}} AND {_ACTIVE}))"""
-
-_SQL: dict[str, Any] = {
-    "staffing_5": text(
-        f"WITH {_VIEW_CELLS} SELECT cells.code, "
-        f"CAST({_GRID_WORKERS.format(g='cells.id')} AS float8) AS v FROM cells"
-    ),
-    "staffing_6": text(
-        f"""WITH {_VIEW_CELLS}
-        SELECT cells.code, CAST((SELECT count(*) FROM grid_worker AS w
-               WHERE w.cell_id = ANY(ARRAY[cells.id, cells.parent_id]) AND {_ACTIVE})
-               AS float8) AS v
-        FROM cells"""
-    ),
-    "staffing_none": text(f"WITH {_VIEW_CELLS} SELECT code, 0.0 AS v FROM cells WHERE false"),
-    # Prefecture, counties, townships: map every active worker to its grid once (hash join).
-    "uncovered_hash": text(
-        f"""
-        WITH {_VIEW_CELLS},
-        covered AS (
-            SELECT DISTINCT CASE g.level WHEN 5 THEN g.id ELSE g.parent_id END AS gid
-            FROM grid_worker AS w JOIN grid_cell AS g ON g.id = w.cell_id
-            WHERE {_ACTIVE} AND g.level >= 5
-        ),
-        agg AS (
-            SELECT ltree2text(subpath(g.path, CAST(:akey_level AS int) - 1, 1)) AS akey,
-                   count(*) FILTER (WHERE cv.gid IS NULL) AS n
-            FROM grid_cell AS g LEFT JOIN covered AS cv ON cv.gid = g.id
-            WHERE g.level = 5 AND g.path <@ CAST(:scope AS ltree)
-            GROUP BY 1
-        )
-        SELECT cells.code, CAST(coalesce(agg.n, 0) AS float8) AS v
-        FROM cells LEFT JOIN agg ON agg.akey = cells.akey
-        """
-    ),
-    # Villages: probe the worker index for each grid of the villages in view.
-    "uncovered_4": text(
-        f"""
-        WITH {_VIEW_CELLS}
-        SELECT cells.code, CAST(count(g.id) FILTER (
-                   WHERE NOT {_GRID_COVERED.format(g="g.id")}) AS float8) AS v
-        FROM cells LEFT JOIN grid_cell AS g ON g.parent_id = cells.id
-        GROUP BY cells.code
-        """
-    ),
-    "uncovered_5": text(
-        f"WITH {_VIEW_CELLS} SELECT cells.code, "
-        f"CASE WHEN {_GRID_COVERED.format(g='cells.id')} THEN 0.0 ELSE 1.0 END AS v FROM cells"
-    ),
-    "uncovered_6": text(
-        f"WITH {_VIEW_CELLS} SELECT cells.code, "
-        f"CASE WHEN {_GRID_COVERED.format(g='cells.parent_id')} THEN 0.0 ELSE 1.0 END AS v "
-        "FROM cells"
-    ),
-}
-
-
-def metric_sql(metric: str, level: int) -> Any:
-    """The statement of a roster metric at a drawn ``level`` (same parameters as the other
-    metrics of :func:`geodata.metrics.metric_values`)."""
-    if metric == "staffing":
-        return _SQL.get(f"staffing_{level}", _SQL["staffing_none"])
-    if metric == "uncovered":
-        return _SQL.get(f"uncovered_{level}", _SQL["uncovered_hash"])
-    raise ValueError(f"not a roster metric: {metric!r}")
+__all__ = ["coverage_summary", "workers_outside"]
 
 
 def _under(conn: Connection, scope: str, cell_code: str | None) -> tuple[bool, str | None]:

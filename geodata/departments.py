@@ -21,7 +21,7 @@ their service areas touch the scope, so nothing of another county reaches the ca
   category (``responsible=False``), by geodesic distance then id. They are fetched with KNN
   (``location <-> point`` on the GiST index ``ix_department_location``) in planar-degree order;
   the fetch widens until no unfetched department could be nearer in metres (the lower bound
-  of :func:`geodata.dispatch._lower_bound_m`), so the list equals a brute-force ranking.
+  of :func:`geodata.knn.lower_bound_m`), so the list equals a brute-force ranking.
 
 Distances are geodesic metres on the WGS-84 spheroid (``geography``), from the department's
 location to the event. Coordinates are WGS-84 lon/lat degrees (EPSG:4326).
@@ -37,7 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.dispatch import _lower_bound_m
+from geodata.knn import lower_bound_m
 from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
@@ -194,7 +194,7 @@ def _nearest_others(
             return ranked
         # Unfetched departments are at least max_deg planar degrees away, i.e. at least the
         # bound in metres: the list is final once its last entry is nearer than that.
-        if len(ranked) == need and ranked[-1]["distance_m"] < _lower_bound_m(lat, rows[0].max_deg):
+        if len(ranked) == need and ranked[-1]["distance_m"] < lower_bound_m(lat, rows[0].max_deg):
             return ranked
         k *= 4
 

@@ -1,4 +1,4 @@
-"""Spatial dispatch (issue 6 §3): recommend grid workers for an event.
+"""Spatial dispatch: recommend grid workers for an event.
 
 :func:`recommend_workers` ranks the candidates for one event of the caller's scope:
 
@@ -25,8 +25,9 @@
 KNN returns workers in planar-degree order, while the ranking uses geodesic metres and
 penalties; the search therefore widens until no worker it has not fetched could still enter
 the list: every unfetched worker is at least ``k-th planar distance × smallest metres per
-degree`` away (a lower bound), and the list is final once its last entry scores below that
-(the next k is estimated from the density seen and the radius that bound must reach).
+degree`` away (a lower bound, :mod:`geodata.knn`), and the list is final once its last entry
+scores below that (the next k is estimated from the density seen and the radius that bound
+must reach).
 The result is exactly what ranking *all* workers would give (tests compare with a brute force).
 """
 
@@ -40,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
+from geodata.knn import lower_bound_m, radius_deg
 from gridcmd.vocab import OPEN_STATUSES
 
 __all__ = [
@@ -59,11 +61,6 @@ OFF_DUTY_PENALTY_M = 10_000.0
 #: First KNN fetch: this many times ``limit`` (at least :data:`KNN_MIN`).
 KNN_FACTOR = 3
 KNN_MIN = 30
-#: Metres per degree of latitude at the equator (the smallest on the WGS-84 ellipsoid) and of
-#: longitude at the equator (scaled by cos(latitude)); with a 1 % margin for the lower bound.
-_M_PER_DEG_LAT_MIN = 110_574.0
-_M_PER_DEG_LON_EQ = 111_319.49
-_BOUND_MARGIN = 0.99
 
 _EVENT = text(
     """
@@ -125,27 +122,6 @@ def _score(distance_m: float | None, open_cases: int, stale: bool, on_duty: bool
         + (STALE_PENALTY_M if stale else 0.0)
         + (0.0 if on_duty else OFF_DUTY_PENALTY_M)
     )
-
-
-def _lower_bound_m(lat: float, max_deg: float) -> float:
-    """Smallest geodesic distance (m) of a point at least ``max_deg`` planar degrees from a
-    point at latitude ``lat``: scale by the smallest metres per degree in the band reached."""
-    top = min(89.9, abs(lat) + max_deg)
-    per_deg = min(_M_PER_DEG_LAT_MIN, _M_PER_DEG_LON_EQ * math.cos(math.radians(top)))
-    return max_deg * per_deg * _BOUND_MARGIN
-
-
-def _radius_deg(lat: float, score_m: float) -> float:
-    """The planar radius (degrees) beyond which every point is farther than ``score_m``
-    metres (the inverse of :func:`_lower_bound_m`, rounded up)."""
-    r = 0.0
-    for _ in range(4):
-        top = min(89.9, abs(lat) + r)
-        per_deg = min(_M_PER_DEG_LAT_MIN, _M_PER_DEG_LON_EQ * math.cos(math.radians(top)))
-        r = score_m / (per_deg * _BOUND_MARGIN)
-    while _lower_bound_m(lat, r) < score_m:
-        r *= 1.01
-    return r
 
 
 def _candidate(r: Any, now: dt.datetime, stale_after_s: float) -> dict[str, Any]:
@@ -219,7 +195,7 @@ def recommend_workers(
         n_knn = rows[0].n_knn if rows else 0
         if n_knn < k:  # every eligible on-duty worker was fetched
             break
-        bound = _lower_bound_m(ev.lat, rows[0].max_deg)
+        bound = lower_bound_m(ev.lat, rows[0].max_deg)
         if len(ranked) == limit and (ranked[-1]["group"] < 2 or ranked[-1]["score_m"] < bound):
             break
         if (len(ranked) == limit and math.isfinite(ranked[-1]["score_m"])
@@ -228,7 +204,7 @@ def recommend_workers(
             # to the radius whose lower bound reaches that score, with k estimated from the
             # density seen so far (a KNN LIMIT stays a cheap ordered index scan; a radius
             # query's bitmap scan tempts the planner into a parallel plan costing ~50 ms).
-            radius = _radius_deg(ev.lat, ranked[-1]["score_m"])
+            radius = radius_deg(ev.lat, ranked[-1]["score_m"])
             k = max(2 * k, math.ceil(1.5 * n_knn * (radius / rows[0].max_deg) ** 2))
             # Beyond the radius a worker is farther than the current last score: skip the
             # distance and load of those rows (the last score only drops as k grows).

@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
 from geodata.residents import mask_id, mask_phone
-from geodata.stats import custom_plans
+from geodata.stats import NOW_SQL, custom_plans
 from gridcmd.vocab import EVENT_CATEGORIES, EVENT_STATUSES, OPEN_STATUSES, PRIORITIES, TZ
 
 __all__ = [
@@ -264,7 +264,7 @@ def _where(f: EventFilters, scope: str, now: dt.datetime | None) -> tuple[str, d
         sql.append("e.reported_at < :t_to")
         params["t_to"] = dt.datetime.combine(f.date_to + dt.timedelta(days=1), dt.time(), TZ)
     if f.overdue_only:
-        sql.append(f"e.status = ANY(:open) AND e.due_at < {_NOW}")
+        sql.append(f"e.status = ANY(:open) AND e.due_at < {NOW_SQL}")
     if f.supervised_only:
         sql.append("e.supervised_at IS NOT NULL")
     if f.q:
@@ -281,15 +281,13 @@ def _where(f: EventFilters, scope: str, now: dt.datetime | None) -> tuple[str, d
     return " AND ".join(sql), params
 
 
-_NOW = "coalesce(CAST(:now AS timestamptz), now())"
-
 # County and township names come from the L6 cell's path labels (label 2 = county code,
 # label 3 = township code; the unique code index finds them). They are the caller's own
 # ancestors or cells inside the scope: a township commander sees their own county's name.
 _SELECT = f"""
     SELECT e.id, e.uuid::text AS uuid, e.reported_at, e.category, e.subcategory, e.severity,
            e.priority, e.status, e.title, e.description, e.due_at, e.supervised_at,
-           e.synthetic, (e.status = ANY(:open) AND e.due_at < {_NOW}) AS overdue,
+           e.synthetic, (e.status = ANY(:open) AND e.due_at < {NOW_SQL}) AS overdue,
            county.name AS county, town.name AS township, w.name AS assignee,
            d.name AS department{{extra}}
     FROM event AS e

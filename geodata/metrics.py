@@ -2,7 +2,15 @@
 
 Metrics (see :mod:`geodata.stats` for the definitions): ``open`` and ``overdue`` event counts,
 ``rate30`` (events per 10,000 residents over 30 days), ``coverage`` (share of L5 grids with an
-on-duty worker) and ``none``. Values cover the cells of one level whose bounding box meets a
+on-duty worker) and ``none``; and the roster's two (布网定人; "assigned" as defined in
+:mod:`geodata.coverage`: an active worker of the grid or of one of its micro-grids):
+
+* ``staffing`` — assigned workers per grid / micro-grid (0 uncovered, 1, 2+ several); drawn
+  at levels 5–6 only (coarser levels get no value: see ``uncovered``).
+* ``uncovered`` — grids (L5) without any assigned worker in the cell's subtree; at a
+  micro-grid, 1 when its grid is uncovered.
+
+Values cover the cells of one level whose bounding box meets a
 viewport, inside the caller's scope; each metric is one indexed statement that starts from the
 small side (open events, the last 30 days of events, the grids in view) and groups by the
 ancestor code at the drawn level, ``ltree2text(subpath(path, level - 1, 1))``.
@@ -18,13 +26,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.cells import check_scope_path
-from geodata.stats import _NOW, _check_int, custom_plans, resolve_cell
+from geodata.stats import NOW_SQL, check_int, custom_plans, resolve_cell
 from gridcmd.vocab import METRICS, OPEN_STATUSES
 from gridcmd.zoom import display_level, natural_level
 
-__all__ = ["METRICS", "check_bbox", "metric_values", "view_metric_values"]
-
-#: Map metrics; "none" colours nothing.
+__all__ = ["check_bbox", "metric_values", "view_metric_values"]
 
 # Cells of one level in the view (inside the scope and, when given, inside `:inside`); `akey`
 # is the code of the cell's ancestor at `:akey_level` (the cell itself for event metrics).
@@ -69,7 +75,7 @@ _METRIC_SQL: dict[str, Any] = {
     "overdue": text(
         _EVENT_METRIC.format(
             cells=_VIEW_CELLS,
-            cond=f"e.status = ANY(:open) AND e.due_at < {_NOW}",
+            cond=f"e.status = ANY(:open) AND e.due_at < {NOW_SQL}",
             value="CAST(coalesce(agg.n, 0) AS float8)",
             where="",
         )
@@ -77,7 +83,7 @@ _METRIC_SQL: dict[str, Any] = {
     "rate30": text(
         _EVENT_METRIC.format(
             cells=_VIEW_CELLS,
-            cond=f"e.reported_at > {_NOW} - interval '30 days' AND e.reported_at <= {_NOW}",
+            cond=f"e.reported_at > {NOW_SQL} - interval '30 days' AND e.reported_at <= {NOW_SQL}",
             value="coalesce(agg.n, 0) * 10000.0 / cells.population",
             where="WHERE cells.population > 0",
         )
@@ -136,6 +142,74 @@ _METRIC_SQL: dict[str, Any] = {
 }
 
 
+# The roster metrics count active workers, on duty or not (geodata.coverage).
+_ACTIVE = "w.active"
+
+# Active workers of a grid: assigned to it, or to one of its micro-grids.
+_GRID_WORKERS = f"""(
+    (SELECT count(*) FROM grid_worker AS w WHERE w.cell_id = {{g}} AND {_ACTIVE})
+  + (SELECT count(*) FROM grid_cell AS m JOIN grid_worker AS w ON w.cell_id = m.id
+     WHERE m.parent_id = {{g}} AND {_ACTIVE}))"""
+_GRID_COVERED = f"""(
+    EXISTS (SELECT 1 FROM grid_worker AS w WHERE w.cell_id = {{g}} AND {_ACTIVE})
+ OR EXISTS (SELECT 1 FROM grid_cell AS m JOIN grid_worker AS w ON w.cell_id = m.id
+            WHERE m.parent_id = {{g}} AND {_ACTIVE}))"""
+
+_ROSTER_SQL: dict[str, Any] = {
+    "staffing_5": text(
+        f"WITH {_VIEW_CELLS} SELECT cells.code, "
+        f"CAST({_GRID_WORKERS.format(g='cells.id')} AS float8) AS v FROM cells"
+    ),
+    "staffing_6": text(
+        f"""WITH {_VIEW_CELLS}
+        SELECT cells.code, CAST((SELECT count(*) FROM grid_worker AS w
+               WHERE w.cell_id = ANY(ARRAY[cells.id, cells.parent_id]) AND {_ACTIVE})
+               AS float8) AS v
+        FROM cells"""
+    ),
+    "staffing_none": text(f"WITH {_VIEW_CELLS} SELECT code, 0.0 AS v FROM cells WHERE false"),
+    # Prefecture, counties, townships: map every active worker to its grid once (hash join).
+    "uncovered_hash": text(
+        f"""
+        WITH {_VIEW_CELLS},
+        covered AS (
+            SELECT DISTINCT CASE g.level WHEN 5 THEN g.id ELSE g.parent_id END AS gid
+            FROM grid_worker AS w JOIN grid_cell AS g ON g.id = w.cell_id
+            WHERE {_ACTIVE} AND g.level >= 5
+        ),
+        agg AS (
+            SELECT ltree2text(subpath(g.path, CAST(:akey_level AS int) - 1, 1)) AS akey,
+                   count(*) FILTER (WHERE cv.gid IS NULL) AS n
+            FROM grid_cell AS g LEFT JOIN covered AS cv ON cv.gid = g.id
+            WHERE g.level = 5 AND g.path <@ CAST(:scope AS ltree)
+            GROUP BY 1
+        )
+        SELECT cells.code, CAST(coalesce(agg.n, 0) AS float8) AS v
+        FROM cells LEFT JOIN agg ON agg.akey = cells.akey
+        """
+    ),
+    # Villages: probe the worker index for each grid of the villages in view.
+    "uncovered_4": text(
+        f"""
+        WITH {_VIEW_CELLS}
+        SELECT cells.code, CAST(count(g.id) FILTER (
+                   WHERE NOT {_GRID_COVERED.format(g="g.id")}) AS float8) AS v
+        FROM cells LEFT JOIN grid_cell AS g ON g.parent_id = cells.id
+        GROUP BY cells.code
+        """
+    ),
+    "uncovered_5": text(
+        f"WITH {_VIEW_CELLS} SELECT cells.code, "
+        f"CASE WHEN {_GRID_COVERED.format(g='cells.id')} THEN 0.0 ELSE 1.0 END AS v FROM cells"
+    ),
+    "uncovered_6": text(
+        f"WITH {_VIEW_CELLS} SELECT cells.code, "
+        f"CASE WHEN {_GRID_COVERED.format(g='cells.parent_id')} THEN 0.0 ELSE 1.0 END AS v "
+        "FROM cells"
+    ),
+}
+
+
 def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
     """``(xmin, ymin, xmax, ymax)`` in lon/lat degrees as floats, or ValueError when it is not
     four finite numbers inside [-180, 180] × [-90, 90] with min <= max."""
@@ -152,10 +226,10 @@ def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
 
 
 def _metric_sql(metric: str, level: int) -> Any:
-    if metric in ("staffing", "uncovered"):  # the roster's coverage (geodata/coverage.py)
-        from geodata.coverage import metric_sql
-
-        return metric_sql(metric, level)
+    if metric == "staffing":
+        return _ROSTER_SQL.get(f"staffing_{level}", _ROSTER_SQL["staffing_none"])
+    if metric == "uncovered":
+        return _ROSTER_SQL.get(f"uncovered_{level}", _ROSTER_SQL["uncovered_hash"])
     if metric != "coverage":
         return _METRIC_SQL[metric]
     return _METRIC_SQL[{6: "coverage_l6", 5: "coverage_probe", 4: "coverage_probe"}.get(
@@ -183,7 +257,7 @@ def metric_values(
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
-    level = _check_int("level", level, 1, 6)
+    level = check_int("level", level, 1, 6)
     xmin, ymin, xmax, ymax = check_bbox(bbox)
     scope = check_scope_path(scope_path)
     if inside is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.fieldwork import worker_grid
-from geodata.stats import cell_summary
+from geodata.stats import NOW_SQL, cell_summary
 from gridcmd.vocab import OPEN_STATUSES, TIMEZONE
 
 __all__ = ["MAX_TASKS", "my_overview", "my_tasks"]
@@ -23,10 +23,9 @@ __all__ = ["MAX_TASKS", "my_overview", "my_tasks"]
 #: Largest page of :func:`my_tasks`.
 MAX_TASKS = 200
 
-_NOW = "coalesce(CAST(:now AS timestamptz), now())"
 #: Start of the local calendar day / month of ``now`` as timestamptz.
-_DAY0 = f"(date_trunc('day', {_NOW} AT TIME ZONE :tz) AT TIME ZONE :tz)"
-_MONTH0 = f"(date_trunc('month', {_NOW} AT TIME ZONE :tz) AT TIME ZONE :tz)"
+_DAY0 = f"(date_trunc('day', {NOW_SQL} AT TIME ZONE :tz) AT TIME ZONE :tz)"
+_MONTH0 = f"(date_trunc('month', {NOW_SQL} AT TIME ZONE :tz) AT TIME ZONE :tz)"
 
 _OPEN_BREAKDOWN = text(
     """
@@ -41,19 +40,19 @@ _MINE = text(
     f"""
     SELECT
       (SELECT count(*) FROM event e WHERE e.reporter_id = :w
-         AND e.reported_at >= {_DAY0} AND e.reported_at <= {_NOW}) AS events_today,
+         AND e.reported_at >= {_DAY0} AND e.reported_at <= {NOW_SQL}) AS events_today,
       (SELECT count(*) FROM event e WHERE e.reporter_id = :w
-         AND e.reported_at >= {_MONTH0} AND e.reported_at <= {_NOW}) AS events_month,
+         AND e.reported_at >= {_MONTH0} AND e.reported_at <= {NOW_SQL}) AS events_month,
       (SELECT count(*) FROM event e WHERE e.assignee_id = :w
          AND e.status = ANY(:open)) AS tasks_open,
       (SELECT count(*) FROM checkin k WHERE k.worker_id = :w
-         AND k.at >= {_DAY0} AND k.at <= {_NOW}) AS checkins_today,
+         AND k.at >= {_DAY0} AND k.at <= {NOW_SQL}) AS checkins_today,
       (SELECT count(*) FROM patrol p WHERE p.worker_id = :w
-         AND p.started_at >= {_DAY0} AND p.started_at <= {_NOW}) AS patrols_today,
+         AND p.started_at >= {_DAY0} AND p.started_at <= {NOW_SQL}) AS patrols_today,
       (SELECT coalesce(sum(p.length_m), 0) FROM patrol p WHERE p.worker_id = :w
-         AND p.started_at >= {_DAY0} AND p.started_at <= {_NOW}) AS patrol_m_today,
+         AND p.started_at >= {_DAY0} AND p.started_at <= {NOW_SQL}) AS patrol_m_today,
       (SELECT count(*) FROM visit v WHERE v.worker_id = :w
-         AND v.visited_at >= {_MONTH0} AND v.visited_at <= {_NOW}) AS visits_month
+         AND v.visited_at >= {_MONTH0} AND v.visited_at <= {NOW_SQL}) AS visits_month
     """
 )
 
@@ -61,7 +60,7 @@ _LAST_CHECKIN = text(
     f"""
     SELECT k.kind, k.at, k.inside, k.distance_m
     FROM checkin k
-    WHERE k.worker_id = :w AND k.at >= {_DAY0} AND k.at <= {_NOW}
+    WHERE k.worker_id = :w AND k.at >= {_DAY0} AND k.at <= {NOW_SQL}
     ORDER BY k.at DESC, k.id DESC LIMIT 1
     """
 )
@@ -147,7 +146,7 @@ def my_overview(
 _TASKS = text(
     f"""
     SELECT e.uuid, e.title, e.category, e.severity, e.status, e.due_at, e.reported_at,
-           e.due_at IS NOT NULL AND e.due_at < {_NOW} AS overdue,
+           e.due_at IS NOT NULL AND e.due_at < {NOW_SQL} AS overdue,
            ST_X(e.location) AS lon, ST_Y(e.location) AS lat, c.code AS cell_code,
            CASE WHEN e.assignee_id = :w THEN 'assigned'
                 WHEN e.reporter_id = :w THEN 'reported' ELSE 'following' END AS role,

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from geodata.accounts import Caller, has_permission
 from geodata.cells import check_scope_path, view_params
 from geodata.security_log import log_security
+from geodata.stats import check_int
 
 __all__ = [
     "ID_SEARCH_LIMIT",
@@ -151,12 +152,6 @@ _SEARCH_SQL = """
 """
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
-    return value
-
-
 def masked_query(query: str) -> str:
     """``query`` as it may be logged or shown: a full ID or phone number masked like a record
     (:func:`mask_id`, :func:`mask_phone`), the last 6 of an ID reduced to the last 4 that the
@@ -216,8 +211,8 @@ def search_residents_by_identifier(
         raise ValueError("not an ID or phone number query")
     reason = _check_reason(reason)
     check_scope_path(caller.scope_path)
-    _check_int("limit", limit, 1, MAX_LIMIT)
-    _check_int("offset", offset, 0, 10_000_000)
+    check_int("limit", limit, 1, MAX_LIMIT)
+    check_int("offset", offset, 0, 10_000_000)
     account, username = _account_key(caller)
     # One identifier search of an account at a time: the count below cannot be raced past.
     conn.execute(
@@ -309,8 +304,8 @@ def _search(
     conn: Connection, scope_path: str, query: str, *, limit: int, offset: int
 ) -> dict[str, Any]:
     kind, q = classify_query(query)
-    _check_int("limit", limit, 1, MAX_LIMIT)
-    _check_int("offset", offset, 0, 10_000_000)
+    check_int("limit", limit, 1, MAX_LIMIT)
+    check_int("offset", offset, 0, 10_000_000)
     sql = _SEARCH_SQL.format(id_mask=_ID_MASK_SQL, phone_mask=_PHONE_MASK_SQL, where=_WHERE[kind])
     rows = conn.execute(
         text(sql), {"scope": scope_path, "q": q, "limit": limit, "offset": offset}

@@ -32,16 +32,20 @@ from geodata.cells import check_scope_path
 from gridcmd.vocab import CELL_CODE_RE, OPEN_STATUSES, TIMEZONE
 
 __all__ = [
+    "NOW_SQL",
     "PATH_NAMES_SQL",
     "cell_summary",
     "check_code",
+    "check_int",
     "event_trend",
     "resolve_cell",
     "custom_plans",
     "top_categories",
 ]
 
-_NOW = "coalesce(CAST(:now AS timestamptz), now())"
+#: The instant a statement counts from: the bound ``:now`` (tests pass a fixed instant), or
+#: the database's ``now()`` when it is None. Every query module with a ``now`` argument uses it.
+NOW_SQL = "coalesce(CAST(:now AS timestamptz), now())"
 
 #: Names from the county (or the scope root, if deeper) down to the cell at ``{path}``; the
 #: code is the path's label, so the unique code index finds the ancestors.
@@ -74,9 +78,9 @@ _EVENTS_IN = {
 _EVENT_COUNTS = f"""
     SELECT count(*) AS events_total,
            count(*) FILTER (WHERE e.status = ANY(:open)) AS events_open,
-           count(*) FILTER (WHERE e.status = ANY(:open) AND e.due_at < {_NOW}) AS events_overdue,
-           count(*) FILTER (WHERE e.resolved_at >= {_NOW} - interval '7 days'
-                              AND e.resolved_at <= {_NOW}) AS events_resolved_7d
+           count(*) FILTER (WHERE e.status = ANY(:open) AND e.due_at < {NOW_SQL}) AS events_overdue,
+           count(*) FILTER (WHERE e.resolved_at >= {NOW_SQL} - interval '7 days'
+                              AND e.resolved_at <= {NOW_SQL}) AS events_resolved_7d
 """
 _WORKER_COUNTS = """
     SELECT count(*) AS workers,
@@ -118,7 +122,7 @@ _TREND = {
     whole: text(
         f"""
         WITH p AS (
-            SELECT {_NOW} AS now, CAST(({_NOW} AT TIME ZONE :tz) AS date) AS today
+            SELECT {NOW_SQL} AS now, CAST(({NOW_SQL} AT TIME ZONE :tz) AS date) AS today
         ),
         days AS (
             SELECT CAST(d AS date) AS day
@@ -144,8 +148,8 @@ _CATEGORIES = {
         SELECT e.category, count(*) AS n
         FROM {_EVENTS_IN[whole]}
             (CAST(:days AS int) IS NULL
-             OR (e.reported_at > {_NOW} - make_interval(days => CAST(:days AS int))
-                 AND e.reported_at <= {_NOW}))
+             OR (e.reported_at > {NOW_SQL} - make_interval(days => CAST(:days AS int))
+                 AND e.reported_at <= {NOW_SQL}))
         GROUP BY e.category ORDER BY n DESC, e.category LIMIT :limit
         """
     )
@@ -173,7 +177,9 @@ def custom_plans(conn: Connection) -> None:
     conn.execute(_CUSTOM_PLANS)
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
+def check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` if it is an int (not a bool) from ``lo`` to ``hi``, else a ValueError naming
+    the argument ``name`` (a caller error, not a database one)."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
     return value
@@ -210,7 +216,7 @@ def event_trend(
     last ``days`` days up to ``now`` inclusive, oldest first, zero-filled (exactly ``days``
     rows). Empty when the cell is unknown or outside the scope; ValueError on a malformed code
     or ``days`` outside 1–366."""
-    _check_int("days", days, 1, 366)
+    check_int("days", days, 1, 366)
     cell = resolve_cell(conn, scope_path=scope_path, code=code)
     return [] if cell is None else _trend(conn, cell, days, now)
 
@@ -227,9 +233,9 @@ def top_categories(
     """The ``limit`` (1–50) most frequent event categories in the subtree of ``code`` as
     ``(category, count)``, most frequent first (ties by name), counting events reported in the
     last ``days`` days (None: all time). Empty when the cell is unknown or out of scope."""
-    _check_int("limit", limit, 1, 50)
+    check_int("limit", limit, 1, 50)
     if days is not None:
-        _check_int("days", days, 1, 3660)
+        check_int("days", days, 1, 3660)
     cell = resolve_cell(conn, scope_path=scope_path, code=code)
     return [] if cell is None else _categories(conn, cell, limit, days, now)
 
@@ -253,8 +259,8 @@ def cell_summary(
     :func:`event_trend` over ``trend_days``), ``trend_days``; ``categories`` (``top`` rows of
     :func:`top_categories` over the same days).
     """
-    _check_int("trend_days", trend_days, 1, 366)
-    _check_int("top", top, 1, 50)
+    check_int("trend_days", trend_days, 1, 366)
+    check_int("top", top, 1, 50)
     out = resolve_cell(conn, scope_path=scope_path, code=code)
     if out is None:
         return None
