@@ -90,7 +90,9 @@ def log_denial(engine, target: str, detail: str = "not found in the caller's jur
     ``denied`` security-log entry, at most once a minute per (ip, target, account, detail).
     The one way every route and callback logs a refusal. Never raises: logging must not turn
     a refusal into a 500."""
-    caller = caller_or_none()
+    # The request's own caller only (a phone request has a worker, not a dashboard caller;
+    # the test seam must not stand in for it).
+    caller = getattr(flask.g, "caller", None) if flask.has_request_context() else None
     worker = getattr(flask.g, "api_worker", None) if flask.has_request_context() else None
     try:
         with engine.begin() as conn:

@@ -128,7 +128,8 @@ def test_another_workers_event_and_an_unknown_one_get_the_same_answer(client, ap
     with api_engine.connect() as conn:  # logged like the other refused lookups
         assert conn.execute(
             text("SELECT 1 FROM security_log WHERE kind = 'denied' AND target = 'api case start'"
-                 " AND at > clock_timestamp() - interval '1 minute'"),
+                 " AND username = :w AND at > clock_timestamp() - interval '1 minute'"),
+            {"w": other.employee_no},
         ).first()  # fmt: skip
 
 
