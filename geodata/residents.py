@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.accounts import Caller, has_permission
 from geodata.cells import check_scope_path, view_params
+from geodata.safe_text import clean_text
 from geodata.security_log import log_security
 from geodata.stats import check_int
 
@@ -292,7 +293,7 @@ def _account_key(caller: Caller) -> tuple[int | None, str]:
 
 
 def _check_reason(reason: Any) -> str:
-    reason = " ".join(str(reason or "").split())
+    reason = " ".join(clean_text(str(reason or "")).split())
     if len(reason) < REASON_MIN:
         raise ValueError(f"give a reason of at least {REASON_MIN} characters")
     if len(reason) > REASON_MAX:

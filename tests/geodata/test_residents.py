@@ -331,6 +331,16 @@ def test_refused_identifier_search_is_logged_masked(conn, all_rows):
     assert r["id_number"] not in repr(row)
 
 
+def test_reasons_lose_bidi_and_control_characters(conn, all_rows):
+    r = _in_city(all_rows)[0]
+    before = _last_log_id(conn)
+    search_residents_by_identifier(conn, _caller(), r["phone"], "核实\u202e走访\x00对象")
+    (row,) = _log_rows(conn, before)
+    assert row["detail"].endswith("reason: 核实走访对象")
+    with pytest.raises(ValueError, match="reason"):  # nothing visible left
+        search_residents_by_identifier(conn, _caller(), r["phone"], "\u202e\u202d\x01\u2066")
+
+
 def test_masked_query():
     assert masked_query("532901197210143097") == "5329**********3097"
     assert masked_query("13812345678") == "138****5678"
