@@ -27,6 +27,15 @@ RECTS_JS = """(ids) => Object.fromEntries(ids.map(id => {
 
 BOXES = [ids.PANEL, ids.SUP_PANEL, ids.CASE_PANEL, ids.ET_PANEL]
 
+#: JS: true once the rectangles of ``ids`` (RECTS_JS) were the same for 5 frames running.
+STILL_JS = f"""(ids) => {{
+    const now = JSON.stringify(({RECTS_JS})(ids));
+    const w = window.__gcLayout || (window.__gcLayout = {{last: null, same: 0}});
+    w.same = now === w.last ? w.same + 1 : 0;
+    w.last = now;
+    return w.same >= 5;
+}}"""
+
 
 def _overlap(a: dict, b: dict) -> bool:
     return (min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5
@@ -73,7 +82,9 @@ def test_queues_case_cell_panel_and_drawer_do_not_overlap(make_page, live_url, e
     page.wait_for_function(
         f"document.getElementById('{ids.ET_PANEL}').classList.contains('gc-et-collapsed')"
     )
-    page.wait_for_timeout(300)  # the map's fly-to does not move the panels; let layout settle
+    # the map's fly-to does not move the panels; let the layout settle (no transition left)
+    page.evaluate("() => { window.__gcLayout = null; }")
+    page.wait_for_function(STILL_JS, arg=BOXES, polling="raf", timeout=5_000)
     screenshot(page, f"dock_{width}x{height}")
     rects = _assert_apart(page, BOXES, width, height)
     # the map flew so that the event is in its free part, not under the case panel (at

@@ -83,17 +83,18 @@ def test_search_export_and_fly_to_an_event(page, live_url, target):
     # a row click flies the map to the event and collapses the drawer
     before = page.evaluate(CENTER_JS)
     row.locator('[col-id="title"]').click()
-    page.wait_for_timeout(1500)
-    screenshot(page, "event_table_flown")
     # the map flew there: the event is in view, in the map's free part (not under the case
     # panel, the cell panel or the drawer: the flight's centre is shifted for them)
     page.wait_for_function(
-        f"""([lon, lat]) => {{ const s = window.gridcmd.state, m = s._map;
+        f"""([lon, lat, lon0, lat0]) => {{ const s = window.gridcmd.state, m = s._map;
             if (!m || s.moving || m.getZoom() < 15) return false;
+            const c = m.getCenter();
+            if (c.lng === lon0 && c.lat === lat0) return false;  // not flown yet
             return ({EVENT_IN_CLEAR_JS})(lon, lat); }}""",
-        arg=[target["lon"], target["lat"]],
+        arg=[target["lon"], target["lat"], before[0], before[1]],
         timeout=15_000,
     )
+    screenshot(page, "event_table_flown")
     lon, lat, zoom = page.evaluate(CENTER_JS)
     assert (lon, lat) != tuple(before[:2]) and zoom >= 15
     assert "gc-et-collapsed" in (panel.get_attribute("class") or "")

@@ -69,8 +69,11 @@ def test_a_layer_that_lost_its_markers_gets_its_data_again(page, live_on_url):
     wait_for_grid(page, "s.draws > 0", timeout=30_000)
     _markers_shown(page)
     before = page.evaluate("() => window.gridcmdLive.state.rehanded")
-    assert page.evaluate(CLEAR_JS) > 0
-    assert page.evaluate(MARKERS_JS) == {"events": 0, "workers": 0}
+    # cleared and counted in one turn of the page's event loop: a live poll answered between
+    # two evaluate calls may already draw the markers again (seen on a loaded machine)
+    removed, left = page.evaluate(f"() => [({CLEAR_JS})(), ({MARKERS_JS})()]")
+    assert removed > 0
+    assert left == {"events": 0, "workers": 0}
     # within a few polls the data is handed over again and drawn, without a reload
     _markers_shown(page, timeout=10_000)
     assert page.evaluate("() => window.gridcmdLive.state.rehanded") >= before + 2
