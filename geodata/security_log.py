@@ -30,7 +30,7 @@ def log_security(
     target: str | None = None,
     detail: str = "",
 ) -> None:
-    """Append one entry (``kind`` one of :data:`geodata.models.SECURITY_KINDS`) in the
+    """Append one entry (``kind`` one of :data:`gridcmd.vocab.SECURITY_KINDS`) in the
     transaction of ``conn`` (it is kept only if that commits)."""
     if kind not in SECURITY_KINDS:
         raise ValueError(f"unknown security log kind {kind!r}")
