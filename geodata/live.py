@@ -43,6 +43,7 @@ __all__ = [
     "encode_ids",
     "event_detail",
     "latest_change_id",
+    "listen_for_changes",
     "prune",
     "snapshot",
     "worker_detail",
@@ -196,6 +197,16 @@ def vocabulary() -> dict[str, Any]:
 def latest_change_id(conn: Connection) -> int:
     """The newest committed ``live_change`` id visible to ``conn`` (0 when empty)."""
     return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM live_change")).scalar_one())
+
+
+def listen_for_changes(pg_conn: Any) -> int:
+    """Subscribe ``pg_conn`` — a plain psycopg connection in autocommit mode, held open by
+    its listener thread (SQLAlchemy's pool would hand it to others) — to :data:`CHANNEL`,
+    then return the newest change id. Read after the LISTEN, so a change committed in
+    between is heard or counted, never missed."""
+    pg_conn.execute(f"LISTEN {CHANNEL}")  # a constant identifier: LISTEN takes no parameters
+    row = pg_conn.execute("SELECT coalesce(max(id), 0) FROM live_change").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _db_now(conn: Connection) -> dt.datetime:

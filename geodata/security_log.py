@@ -10,7 +10,13 @@ from sqlalchemy import text
 
 from gridcmd.vocab import SECURITY_KINDS
 
-__all__ = ["log_denied_throttled", "log_security", "recent_failures_from", "recent_security_log"]
+__all__ = [
+    "log_denied_throttled",
+    "log_security",
+    "recent_failures_from",
+    "recent_security_log",
+    "second_factor_failures",
+]
 
 #: Longest stored text of a field (a hostile client cannot fill the log with megabytes).
 _MAX = 500
@@ -110,6 +116,20 @@ def recent_failures_from(conn, ip: str | None, *, minutes: int = 15) -> int:
             """
         ),
         {"ip": ip, "m": minutes},
+    ).scalar_one()
+
+
+def second_factor_failures(conn, target: str) -> int:
+    """Wrong second-factor codes logged for ``target`` (``"session <id>"``: one half-signed-in
+    session), all time."""
+    return conn.execute(
+        text(
+            """
+            SELECT count(*) FROM security_log
+            WHERE kind = 'second_factor' AND target = :t AND detail = 'failed'
+            """
+        ),
+        {"t": target},
     ).scalar_one()
 
 

@@ -43,6 +43,7 @@ parameters.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import text
@@ -78,9 +79,11 @@ __all__ = [
     "WorkflowError",
     "allowed_actions",
     "deadline_hours",
+    "event_id_for_uuid",
     "load_event",
     "perform",
     "priority_for_severity",
+    "replayed_state",
     "state",
 ]
 
@@ -385,3 +388,35 @@ def state(conn: Connection, event_id: int) -> dict[str, Any]:
         {"id": event_id},
     ).one()
     return dict(r._mapping)
+
+
+def event_id_for_uuid(conn: Connection, event_uuid: uuid.UUID) -> int | None:
+    """The internal id of the event whose client-made uuid is ``event_uuid``, or None. No
+    scope check: :func:`perform` checks the actor's reach on the id."""
+    return conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": event_uuid}).scalar()
+
+
+def replayed_state(
+    conn: Connection, event_id: int, action: str, worker_id: int
+) -> dict[str, Any] | None:
+    """The event's :func:`state` if the last entry of its history is ``action`` by the worker
+    ``worker_id`` and the event is still where that left it (a phone resending an action whose
+    answer it lost), else None. Recognises the action by the note :func:`perform` writes
+    (``"<action>: ..."``)."""
+    tr = TRANSITIONS[action]
+    last = conn.execute(
+        text(
+            "SELECT a.actor_type, a.actor_id, a.note, a.to_status, e.status FROM event_action a "
+            "JOIN event e ON e.id = a.event_id WHERE a.event_id = :e ORDER BY a.id DESC LIMIT 1"
+        ),
+        {"e": event_id},
+    ).first()
+    if (
+        last is not None
+        and (last.actor_type, last.actor_id) == ("worker", worker_id)
+        and last.note.split(":", 1)[0] == action
+        and last.status == last.to_status
+        and (tr.target is None or last.status == tr.target)
+    ):
+        return state(conn, event_id)
+    return None
