@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from geodata import bulk
 from geodata.accounts import Caller
-from gridcmd.vocab import OPEN_STATUSES
 from geodata.workflow import Actor
+from gridcmd.vocab import OPEN_STATUSES
 
 COUNTY = "532901"
 

@@ -11,9 +11,9 @@ from pyproj import Geod
 from sqlalchemy import text
 
 from geodata.duplicates import find_duplicates
-from gridcmd.vocab import OPEN_STATUSES
 from geodata.supervision import run_supervision, supervision_queue
 from geodata.workflow import Actor, WorkflowError, perform
+from gridcmd.vocab import OPEN_STATUSES
 from tests.geodata.test_workflow import NOW, world  # noqa: F401 - fixture
 
 HOUR = dt.timedelta(hours=1)

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from geodata.accounts import Caller
-from gridcmd.vocab import EVENT_STATUSES
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
+from gridcmd.vocab import EVENT_STATUSES
 from tests.conftest import engine_on
 
 NOW = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
