@@ -30,7 +30,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from dashboard import ids
+from dashboard import fmt, ids
 from dashboard.event_table import table_rows
 from geodata.accounts import has_permission
 from geodata.event_table import FilterError, event_location, event_rows
@@ -176,9 +176,9 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             log.warning("event table: database unavailable (%s)", exc.orig)
             return no_update, t(DB_UNAVAILABLE, lang), no_update
         if len(rows) < total:
-            status = t(COUNT_SOME, lang, n=f"{len(rows):,}", total=f"{total:,}")
+            status = t(COUNT_SOME, lang, n=fmt.count(len(rows)), total=fmt.count(total))
         else:
-            status = t(COUNT_ALL, lang, n=f"{total:,}")
+            status = t(COUNT_ALL, lang, n=fmt.count(total))
         return table_rows(rows, lang), status, not has_permission(caller, "export")
 
     app.clientside_callback(

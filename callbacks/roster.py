@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from callbacks.panel import query_params
-from dashboard import ids
+from dashboard import fmt, ids
 from dashboard.roster import (
     WRITE_CONTROLS,
     detail_view,
@@ -177,7 +177,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return [], [roster_message(t(DB_UNAVAILABLE, lang), "error")], [], []
         if listed is None:
             return [], [roster_message(t(UNKNOWN_CELL, lang), "error")], [], []
-        count = t("Workers", lang) + f": {listed['total']:,}"
+        count = t("Workers", lang) + f": {fmt.count(listed['total'])}"
         if listed["total"] > LIST_LIMIT:
             count += " · " + t("showing the first", lang) + f" {LIST_LIMIT}"
         if list_only:

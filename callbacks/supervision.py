@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from callbacks.event_table import FLY_SECONDS, FLY_ZOOM
-from dashboard import ids
+from dashboard import fmt, ids
 from dashboard.supervision import KINDS, UNIT_LABEL, queue_rows, tab_label
 from geodata.accounts import Caller, has_permission
 from geodata.departments import department_queue
@@ -184,8 +184,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         ]
         body = queue_rows(queues[kind][:QUEUE_LIMIT], now=now, lang=lang,
                           can_flag=has_permission(caller, "supervise"))  # fmt: skip
-        stamp = now.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M:%S")
-        return body, *labels, t(UPDATED, lang, time=stamp)
+        return body, *labels, t(UPDATED, lang, time=fmt.local_time(now, "clock"))
 
     @app.callback(
         Output(ids.FLY, "data", allow_duplicate=True),

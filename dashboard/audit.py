@@ -4,15 +4,14 @@ Entries are rendered as text (Dash components), never HTML."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from gridcmd.i18n import t
-from gridcmd.vocab import SECURITY_KIND_MSGIDS, SECURITY_KINDS, TZ
+from gridcmd.vocab import SECURITY_KIND_MSGIDS, SECURITY_KINDS
 
 __all__ = ["audit_button", "audit_panel", "audit_table", "kind_label"]
 
@@ -58,10 +57,6 @@ def kind_label(kind: str, lang: str) -> str:
     return t(msgid, lang) if msgid else kind
 
 
-def _local(value: dt.datetime) -> str:
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def audit_table(rows: Sequence[dict[str, Any]], lang: str) -> Any:
     """The entries as a table of text cells (newest first)."""
     if not rows:
@@ -75,7 +70,7 @@ def audit_table(rows: Sequence[dict[str, Any]], lang: str) -> Any:
                 [
                     html.Tr(
                         [
-                            html.Td(_local(r["at"])),
+                            html.Td(fmt.local_time(r["at"], "second")),
                             html.Td(kind_label(r["kind"], lang), title=r["kind"]),
                             html.Td(r["username"] or "—"),
                             html.Td(r["ip"] or "—"),

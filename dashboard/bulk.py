@@ -13,16 +13,15 @@ drawing and translates Leaflet.draw's tooltips.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dash_leaflet as dl
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from gridcmd.i18n import DEFAULT_LANG, t
-from gridcmd.vocab import CATEGORY_MSGIDS, STATUS_MSGIDS, TZ
+from gridcmd.vocab import CATEGORY_MSGIDS, STATUS_MSGIDS
 
 __all__ = [
     "RECOMMENDED",
@@ -158,10 +157,6 @@ def selection_summary(sel: Mapping[str, Any], lang: str) -> list[Any]:
     ]
 
 
-def _local(value: dt.datetime | None) -> str:
-    return value.astimezone(TZ).strftime("%m-%d %H:%M") if value else "—"
-
-
 def selection_list(events: Sequence[Mapping[str, Any]], lang: str) -> Any:
     """The selected events: title, category, status, due (overdue ones marked)."""
     if not events:
@@ -175,7 +170,7 @@ def selection_list(events: Sequence[Mapping[str, Any]], lang: str) -> Any:
                     html.Span(
                         f" · {_cat(e['category'], lang)} · "
                         f"{t(STATUS_MSGIDS.get(e['status'], e['status']), lang)} · "
-                        f"{t('Due', lang)} {_local(e.get('due_at'))}",
+                        f"{t('Due', lang)} {fmt.local_time(e.get('due_at'), 'short')}",
                         className="gc-bulk-meta",
                     ),
                 ],
@@ -198,15 +193,13 @@ def worker_options(workers: Sequence[Mapping[str, Any]], lang: str) -> list[dict
     return opts
 
 
-def result_list(
-    results: Sequence[Mapping[str, Any]], lang: str, *, titles: Mapping[int, str] | None = None
-) -> list[Any]:
+def result_list(results: Sequence[Mapping[str, Any]], lang: str) -> list[Any]:
     """Per-event results of :func:`geodata.bulk.bulk_perform`: "n done, m refused", then a
     line per event (new status, or the reason)."""
     ok = sum(1 for r in results if r["ok"])
     lines = []
     for r in results:
-        name = f"#{r['id']}" + (f" {titles[r['id']]}" if titles and r["id"] in titles else "")
+        name = f"#{r['id']}"
         if r["ok"]:
             text = f"{name}: {t(STATUS_MSGIDS.get(r['status'], r['status']), lang)}"
             lines.append(html.Li(text, className="gc-bulk-ok"))

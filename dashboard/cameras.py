@@ -18,7 +18,7 @@ import dash_leaflet as dl
 from dash import html
 
 from api.cameras import CAMERAS_PATH
-from dashboard import ids
+from dashboard import fmt, ids
 from gridcmd.i18n import DEFAULT_LANG, t
 from gridcmd.vocab import STREAM_KIND_MSGIDS
 from layers.cameras import camera_layer, camera_overlay
@@ -133,9 +133,6 @@ def camera_player(camera: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list[A
         (t(CELL, lang), f"{camera['cell_name']} ({camera['cell_code']})"),
         (t(KIND, lang), t(STREAM_KIND_MSGIDS[kind], lang) if kind in STREAM_KIND_MSGIDS else kind),
     ]
-    rows: list[Any] = []
-    for label, value in facts:
-        rows += [html.Dt(label), html.Dd(value)]
     out: list[Any] = [html.H2(str(camera["name"]), className="gc-camera-name")]
     if camera.get("synthetic"):
         out.append(html.Span(t(DEMO_CAMERA, lang), className="gc-badge gc-camera-demo"))
@@ -146,7 +143,7 @@ def camera_player(camera: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list[A
             **{"data-camera": str(camera["id"])},
         )
     )
-    out.append(html.Dl(rows, className="gc-camera-facts"))
+    out.append(fmt.facts(facts, "gc-camera-facts"))
     if url:
         out.append(
             html.P(

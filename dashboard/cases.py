@@ -23,11 +23,11 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from dashboard.departments import kind_label
 from gridcmd.i18n import level_name, t
-from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS, TZ
-from layers.cases import candidate_collection, candidates_layer, format_age, format_distance
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS
+from layers.cases import candidate_collection, candidates_layer, format_distance
 
 __all__ = [
     "ACTION_MSGIDS",
@@ -65,8 +65,6 @@ ACTION_MSGIDS: dict[str, str] = {
 ASSIGN_ACTIONS = frozenset({"dispatch", "reassign"})
 #: Actions whose note (reason) is required (``geodata.workflow.TRANSITIONS``).
 NOTE_REQUIRED = frozenset({"reject", "decline", "resolve", "reopen"})
-#: Countdown units (``{n}`` placeholders) → msgid.
-UNIT_MSGIDS: dict[str, str] = {"d": "{n} d", "h": "{n} h", "m": "{n} min", "s": "{n} s"}
 
 
 #: The fixed phrases the workflow writes into history notes (``geodata.workflow``,
@@ -108,29 +106,6 @@ def history_note(note: str, lang: str) -> str:
     return " — ".join(parts)
 
 
-def _local(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return dt.datetime.fromisoformat(iso).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def _units(lang: str) -> dict[str, str]:
-    return {k: t(v, lang) for k, v in UNIT_MSGIDS.items()} | {"sep": "" if lang == "zh" else " "}
-
-
-def _duration(seconds: int, units: Mapping[str, str]) -> str:
-    d, rest = divmod(seconds, 86_400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    if d:
-        parts = [("d", d), ("h", h)]
-    elif h:
-        parts = [("h", h), ("m", m)]
-    else:
-        parts = [("m", m), ("s", s)]
-    return units["sep"].join(units[k].replace("{n}", str(v)) for k, v in parts)
-
-
 def countdown_text(due_iso: str | None, now_iso: str | None, lang: str) -> str:
     """``剩余 2小时05分`` / ``已超期 3小时12分`` (the same text cases.js writes each second);
     ``—`` without a due time."""
@@ -139,22 +114,21 @@ def countdown_text(due_iso: str | None, now_iso: str | None, lang: str) -> str:
     delta = int(
         (dt.datetime.fromisoformat(due_iso) - dt.datetime.fromisoformat(now_iso)).total_seconds()
     )
-    units = _units(lang)
     if delta < 0:
-        return t("Overdue by {d}", lang).replace("{d}", _duration(-delta, units))
-    return t("{d} left", lang).replace("{d}", _duration(delta, units))
+        return t("Overdue by {d}", lang).replace("{d}", fmt.countdown(-delta, lang))
+    return t("{d} left", lang).replace("{d}", fmt.countdown(delta, lang))
 
 
 def _countdown(ev: Mapping[str, Any], lang: str) -> html.Span:
-    units = _units(lang)
+    units = fmt.duration_units(lang)
     closed = ev["status"] in ("resolved", "verified", "closed", "rejected")
     if not ev["due_at"] or closed:
-        return html.Span(_local(ev["due_at"]), className="gc-due")
+        return html.Span(fmt.local_time(ev["due_at"]), className="gc-due")
     text_ = countdown_text(ev["due_at"], ev["now"], lang)
     overdue = dt.datetime.fromisoformat(ev["due_at"]) < dt.datetime.fromisoformat(ev["now"])
     return html.Span(
         [
-            html.Span(_local(ev["due_at"]), className="gc-due"),
+            html.Span(fmt.local_time(ev["due_at"]), className="gc-due"),
             " ",
             html.Span(
                 text_,
@@ -170,13 +144,6 @@ def _countdown(ev: Mapping[str, Any], lang: str) -> html.Span:
             ),
         ]
     )
-
-
-def _rows(pairs: list[tuple[str, Any]]) -> html.Dl:
-    children: list[Any] = []
-    for label, value in pairs:
-        children += [html.Dt(label), html.Dd(value)]
-    return html.Dl(children)
 
 
 def _summary(view: Mapping[str, Any], lang: str) -> list[Any]:
@@ -206,7 +173,7 @@ def _summary(view: Mapping[str, Any], lang: str) -> list[Any]:
     out: list[Any] = [
         html.H3([html.Span(f"#{ev['id']} ", className="gc-case-no"), ev["title"] or "—"]),
         html.Div(badges, className="gc-case-badges"),
-        _rows(pairs),
+        fmt.facts(pairs),
     ]
     if ev["synthetic"]:
         out.append(html.Div(t("Synthetic demo data", lang), className="gc-synthetic"))
@@ -279,7 +246,7 @@ def _candidates(view: Mapping[str, Any], lang: str) -> list[Any]:
                     html.Td([html.Div(c["name"]), html.Small(c["employee_no"]), *badges]),
                     html.Td(format_distance(c["distance_m"])),
                     html.Td(str(c["open_cases"])),
-                    html.Td(format_age(c["fix_age_s"])),
+                    html.Td(fmt.age(c["fix_age_s"])),
                     html.Td(action),
                 ],
                 className="gc-cand-row" + (" gc-cand-stale" if c["stale"] else ""),
@@ -336,7 +303,7 @@ def _duplicates(view: Mapping[str, Any], lang: str, merge_into: int | None) -> l
             html.Span(f"#{d['id']} ", className="gc-case-no"),
             html.Span(d["title"] or "—"),
             html.Small(f" {status} · {format_distance(d['distance_m'])} · "
-                       f"{_local(d['reported_at'].isoformat() if d['reported_at'] else None)}"),
+                       f"{fmt.local_time(d['reported_at'])}"),
         ]  # fmt: skip
         if may_merge and merge_into == d["id"]:
             parts.append(
@@ -382,7 +349,8 @@ def _history(view: Mapping[str, Any], lang: str) -> list[Any]:
                 html.Ol(
                     [
                         html.Li(
-                            f"{_local(h['at'])} {t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
+                            f"{fmt.local_time(h['at'])} "
+                            f"{t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
                             + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
                         )
                         for h in view["history"]

@@ -26,10 +26,10 @@ import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from geodata.event_table import EXPORT_MAX, QUERY_MAX, ROW_KEYS
 from gridcmd.i18n import DEFAULT_LANG, t
-from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, SEVERITY_MSGIDS, STATUS_MSGIDS, TZ
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, SEVERITY_MSGIDS, STATUS_MSGIDS
 
 __all__ = [
     "COLUMN_MSGIDS",
@@ -39,7 +39,6 @@ __all__ = [
     "event_table_panel",
     "export_header",
     "export_values",
-    "format_time",
     "table_rows",
 ]
 
@@ -94,13 +93,6 @@ _GRID_COLUMNS: tuple[tuple[str, int], ...] = (
 )  # fmt: skip
 
 
-def format_time(value: dt.datetime | None) -> str:
-    """``YYYY-MM-DD HH:MM`` in Dali local time (Asia/Shanghai, UTC+8); ``""`` for None."""
-    if value is None:
-        return ""
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def _label(msgids: Mapping[str, str], key: Any, lang: str) -> str:
     if key is None:
         return ""
@@ -137,7 +129,7 @@ def table_rows(rows: Iterable[Mapping[str, Any]], lang: str = DEFAULT_LANG) -> l
         for key, _w in _GRID_COLUMNS:
             v = r.get(key)
             if key in ("reported_at", "due_at", "supervised_at"):
-                d[key] = format_time(v)
+                d[key] = fmt.local_time(v, empty="")
             elif key == "description":
                 text = v or ""
                 d[key] = text if len(text) <= DESCRIPTION_CHARS else text[:DESCRIPTION_CHARS] + "…"
@@ -162,7 +154,7 @@ def export_values(row: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list[Any]
     for key in ROW_KEYS:
         v = row.get(key)
         if isinstance(v, dt.datetime):
-            out.append(v.astimezone(TZ).replace(tzinfo=None, microsecond=0))
+            out.append(fmt.local_naive(v))
         else:
             out.append(_display(key, v, lang))
     return out
@@ -244,7 +236,7 @@ def event_table_panel(lang: str = DEFAULT_LANG) -> html.Section:
                         title=t(
                             "Exports hold every matching row (at most {n}).",
                             lang,
-                            n=f"{EXPORT_MAX:,}",
+                            n=fmt.count(EXPORT_MAX),
                         ),
                     ),  # fmt: skip
                     html.Button(

@@ -10,13 +10,12 @@ Dash components: text only, never HTML. Styles in ``dashboard/assets/roster.css`
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from gridcmd.i18n import DEFAULT_LANG, level_name, t
 from gridcmd.vocab import DUTY_MSGIDS
 
@@ -220,16 +219,6 @@ def roster_message(text: str, kind: str = "info") -> html.Div:
     return html.Div(text, className=f"gc-roster-msg gc-roster-msg-{kind}")
 
 
-def _age(seconds: float | None, lang: str) -> str:
-    if seconds is None:
-        return t("no fix", lang)
-    if seconds < 3600:
-        return f"{max(seconds, 0) / 60:.0f} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} d"
-
-
 def worker_options(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
     """Checklist options for the worker rows of :func:`geodata.roster.list_workers` (label:
     employee no., name, masked phone, cell, duty, last fix age, trainings)."""
@@ -239,7 +228,7 @@ def worker_options(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[st
             html.B(r["employee_no"]), " ", r["name"], " · ", r["phone"], " · ",
             f'{r["cell_name"]} ({r["cell_code"]}, {level_name(r["cell_level"], lang)})', " · ",
             t(DUTY_MSGIDS.get(r["duty_status"], r["duty_status"]), lang), " · ",
-            _age(r["fix_age_s"], lang), " · ",
+            t("no fix", lang) if r["fix_age_s"] is None else fmt.age(r["fix_age_s"]), " · ",
             t("trainings", lang) + f' {r["trainings"]}',
         ]  # fmt: skip
         if not r["active"]:
@@ -255,19 +244,18 @@ def summary_view(
     items: list[tuple[str, str]] = []
     if cov:
         items += [
-            (t("Grids", lang), f"{cov['grids']:,}"),
-            (t("Grids without a worker", lang), f"{cov['uncovered']:,}"),
-            (t("Grids with several workers", lang), f"{cov['several']:,}"),
-            (t("Active workers", lang), f"{cov['active_workers']:,}"),
+            (t("Grids", lang), fmt.count(cov["grids"])),
+            (t("Grids without a worker", lang), fmt.count(cov["uncovered"])),
+            (t("Grids with several workers", lang), fmt.count(cov["several"])),
+            (t("Active workers", lang), fmt.count(cov["active_workers"])),
         ]
     if training:
-        pct = "—" if training["coverage"] is None else f"{training['coverage'] * 100:.0f}%"
         items += [
-            (t("Training sessions", lang), f"{training['sessions']:,}"),
-            (t("Workers trained", lang), f"{training['workers_trained']:,}"),
-            (t("Training coverage", lang), pct),
+            (t("Training sessions", lang), fmt.count(training["sessions"])),
+            (t("Workers trained", lang), fmt.count(training["workers_trained"])),
+            (t("Training coverage", lang), fmt.percent(training["coverage"])),
         ]
-    return [html.Dl([c for k, v in items for c in (html.Dt(k), html.Dd(v))])]
+    return [fmt.facts(items)]
 
 
 def outside_view(result: Mapping[str, Any] | None, lang: str) -> list[Any]:
@@ -276,19 +264,11 @@ def outside_view(result: Mapping[str, Any] | None, lang: str) -> list[Any]:
         return [roster_message(t("None.", lang))]
     rows = [
         html.Li(f'{r["employee_no"]} {r["name"]} · {r["cell_name"]} ({r["cell_code"]}) · '
-                f'{r["outside"]}/{r["fixes"]} ({r["share"] * 100:.0f}%)')
+                f'{r["outside"]}/{r["fixes"]} ({fmt.percent(r["share"])})')
         for r in result["rows"]
     ]  # fmt: skip
-    head = t("Workers", lang) + f": {result['total']:,}"
+    head = t("Workers", lang) + f": {fmt.count(result['total'])}"
     return [html.Div(head, className="gc-roster-count"), html.Ul(rows)]
-
-
-def _when(v: dt.datetime | dt.date | None) -> str:
-    if v is None:
-        return "…"
-    if isinstance(v, dt.datetime):
-        return v.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
-    return v.isoformat()
 
 
 def detail_view(
@@ -300,7 +280,8 @@ def detail_view(
     """Assignment history and trainings of one worker."""
     hist = [
         html.Li(
-            f"{_when(h['started_at'])} – {_when(h['ended_at'])} · "
+            f"{fmt.local_time(h['started_at'], empty='…')} – "
+            f"{fmt.local_time(h['ended_at'], empty='…')} · "
             f"{h['cell_name'] or t('outside your jurisdiction', lang)}"
             f"{' (' + h['cell_code'] + ')' if h['cell_code'] else ''}"
             f"{' · ' + h['changed_by'] if h['changed_by'] else ''}"
@@ -308,7 +289,10 @@ def detail_view(
         )
         for h in history
     ]
-    trn = [html.Li(f"{_when(r['held_on'])} · {r['title']} · {r['hours']:g} h") for r in trainings]
+    trn = [
+        html.Li(f"{fmt.local_time(r['held_on'], empty='…')} · {r['title']} · {r['hours']:g} h")
+        for r in trainings
+    ]
     return [
         html.H3(employee_no),
         html.H4(t("Assignment history", lang)),

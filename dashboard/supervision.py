@@ -17,9 +17,9 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
 from gridcmd.i18n import DEFAULT_LANG, t
-from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS, TZ
+from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS
 
 __all__ = [
     "KINDS",
@@ -127,23 +127,13 @@ def supervision_panel(lang: str = DEFAULT_LANG) -> html.Div:
     )
 
 
-def _local(value: dt.datetime | None) -> str:
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
-
-
 def overdue_text(due: dt.datetime | None, now: dt.datetime, lang: str) -> str:
     """Text such as "overdue by 3 h" / "due in 40 min" (minutes below 2 h, hours below
     2 days, else days)."""
     if due is None:
         return t("No deadline", lang)
     secs = (now - due).total_seconds()
-    span = abs(secs)
-    if span < 7200:
-        amount = t("{n} min", lang, n=max(1, round(span / 60)))
-    elif span < 172800:
-        amount = t("{n} h", lang, n=round(span / 3600))
-    else:
-        amount = t("{n} d", lang, n=round(span / 86400))
+    amount = fmt.span(secs, lang)
     if secs > 0:
         return t("Overdue by {amount}", lang, amount=amount)
     return t("Due in {amount}", lang, amount=amount)
@@ -181,7 +171,7 @@ def queue_rows(
                 html.Div(meta, className="gc-sup-meta"),
                 html.Div(
                     [
-                        html.Span(f"{t('Due', lang)} {_local(r.get('due_at'))} · "),
+                        html.Span(f"{t('Due', lang)} {fmt.local_time(r.get('due_at'))} · "),
                         html.Span(
                             overdue_text(r.get("due_at"), now, lang),
                             className="gc-sup-late" if overdue else "",
