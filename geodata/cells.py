@@ -8,7 +8,6 @@ cannot leak cells outside its jurisdiction. Coordinates are EPSG:4326 (lon, lat)
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -21,7 +20,6 @@ from gridcmd.vocab import CLOSED_STATUSES
 __all__ = [
     "PREFECTURE_PATH",
     "cell_by_code",
-    "cells_geojson",
     "cells_geojson_text",
     "check_scope_path",
     "prefecture_summary",
@@ -32,8 +30,6 @@ PREFECTURE_PATH = "532900"
 
 #: An ltree path of cell codes: labels of letters, digits and ``_`` joined by dots.
 _LTREE = re.compile(r"[A-Za-z0-9_]{1,64}(\.[A-Za-z0-9_]{1,64}){0,5}")
-
-#: Event statuses that count as finished (not "open").
 
 _CELLS_GEOJSON = text(
     """
@@ -156,22 +152,6 @@ def cells_geojson_text(
         "digits": digits,
     }
     return conn.execute(_CELLS_GEOJSON, params).scalar_one()
-
-
-def cells_geojson(
-    conn: Connection,
-    *,
-    scope_path: str,
-    level: int,
-    simplify_deg: float | None = None,
-    digits: int = 6,
-) -> dict[str, Any]:
-    """Like :func:`cells_geojson_text`, parsed into a dict."""
-    return json.loads(
-        cells_geojson_text(
-            conn, scope_path=scope_path, level=level, simplify_deg=simplify_deg, digits=digits
-        )
-    )
 
 
 def cell_by_code(conn: Connection, code: str, *, scope_path: str) -> dict[str, Any] | None:

@@ -144,10 +144,6 @@ _VIEW_SQL = text(
 )
 
 
-class ViewError(ValueError):
-    """A viewport request that cannot be served (says why)."""
-
-
 def _selected(conn: Connection, scope_path: str, code: str | None) -> tuple[int, str] | None:
     if not code:
         return None

@@ -134,13 +134,12 @@ def ingest_positions(
     fixes: Sequence[tuple[int, dt.datetime, float, float, float | None]],
     *,
     now: dt.datetime | None = None,
-    source: str = "gps",
 ) -> PositionResult:
     """Store one worker's fixes ``(index, fix_time, lon, lat, accuracy_m)``; caller commits.
 
     A thin wrapper over :func:`ingest_fleet_positions` (same checks and counts)."""
     return ingest_fleet_positions(
-        conn, [(i, worker_id, t, x, y, a) for i, t, x, y, a in fixes], now=now, source=source
+        conn, [(i, worker_id, t, x, y, a) for i, t, x, y, a in fixes], now=now
     )
 
 
@@ -149,10 +148,10 @@ def ingest_fleet_positions(
     fixes: Sequence[FleetFix],
     *,
     now: dt.datetime | None = None,
-    source: str = "gps",
 ) -> PositionResult:
     """Store GPS fixes of many workers ``(index, worker_id, fix_time, lon, lat, accuracy_m)``
-    (WGS-84 degrees, metres, aware datetimes); the caller commits.
+    (WGS-84 degrees, metres, aware datetimes) with ``source = 'gps'`` (the phone API's fixes
+    name no other source); the caller commits.
 
     At-least-once safe: a fix already stored for (worker, fix_time), or repeated in the batch,
     counts as a duplicate. Rejected per item (the rest is kept): ``future``, ``too_old``,
@@ -279,7 +278,7 @@ def ingest_fleet_positions(
             """
             WITH ins AS (
                 INSERT INTO worker_position (worker_id, fix_time, geom, accuracy_m, source)
-                SELECT f.w, f.t, ST_SetSRID(ST_MakePoint(f.x, f.y), 4326), f.a, :src
+                SELECT f.w, f.t, ST_SetSRID(ST_MakePoint(f.x, f.y), 4326), f.a, 'gps'
                 FROM unnest(CAST(:ws AS bigint[]), CAST(:ts AS timestamptz[]),
                             CAST(:xs AS float8[]), CAST(:ys AS float8[]),
                             CAST(:accs AS float8[])) AS f(w, t, x, y, a)
@@ -290,7 +289,6 @@ def ingest_fleet_positions(
             """
         ),
         {
-            "src": source,
             "ws": _pg_ints(w_o[rows]),
             "ts": _pg_times(t_o[rows]),
             "xs": _pg_floats(x_o[rows].tolist()),

@@ -339,7 +339,7 @@ _DETAIL_SQL = f"""
 
 
 def resident_detail_masked(
-    conn: Connection, scope_path: str, resident_id: int, *, today: dt.date | None = None
+    conn: Connection, scope_path: str, resident_id: int
 ) -> dict[str, Any] | None:
     """One resident of the scope, masked: ``{id, name, id_masked, phone_masked, gender, age,
     household_no, address, household_size, cell_code, cell_name, synthetic}``; None when the
@@ -351,7 +351,7 @@ def resident_detail_masked(
         return None
     row = conn.execute(
         text(_DETAIL_SQL),
-        {"id": resident_id, "scope": scope_path, "today": today or dt.date.today()},
+        {"id": resident_id, "scope": scope_path, "today": dt.date.today()},
     ).mappings().first()  # fmt: skip
     return dict(row) if row else None
 

@@ -90,14 +90,16 @@ _FUNCTIONS = text(
     """
 )
 
+#: Where the migrations create everything.
+_SCHEMA = "public"
 _KINDS = {"r": "table", "p": "table", "v": "view", "m": "materialized view"}
 
 
-def schema_snapshot(conn: Connection, schema: str = "public") -> str:
-    """The text snapshot of ``schema`` (see the module docstring): one line per object,
-    deterministic for a given schema, ending in a newline."""
+def schema_snapshot(conn: Connection) -> str:
+    """The text snapshot of the ``public`` schema (see the module docstring): one line per
+    object, deterministic for a given schema, ending in a newline."""
     out: list[str] = []
-    for rel in conn.execute(_RELATIONS, {"schema": schema}).all():
+    for rel in conn.execute(_RELATIONS, {"schema": _SCHEMA}).all():
         out.append(f"{_KINDS[rel.relkind]} {rel.relname}")
         for c in conn.execute(_COLUMNS, {"oid": rel.oid}).all():
             line = f"  column {c.name} {c.type}"
@@ -111,6 +113,6 @@ def schema_snapshot(conn: Connection, schema: str = "public") -> str:
                           ("trigger", _TRIGGERS)):  # fmt: skip
             for r in conn.execute(sql, {"oid": rel.oid}).all():
                 out.append(f"  {kind} {r.name} {r.definition}")
-    for f in conn.execute(_FUNCTIONS, {"schema": schema}).all():
+    for f in conn.execute(_FUNCTIONS, {"schema": _SCHEMA}).all():
         out.append(f"function {f.signature} returns {f.result} body md5 {f.body_md5}")
     return "\n".join(out) + "\n"

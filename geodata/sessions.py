@@ -46,20 +46,20 @@ def create_session(
     ua: str | None,
     now: dt.datetime,
     absolute: dt.timedelta = DEFAULT_ABSOLUTE,
-    second_factor_ok: bool = False,
 ) -> str:
-    """Start a session for ``account_id``; returns the token for the cookie (shown once)."""
+    """Start a session for ``account_id``; returns the token for the cookie (shown once). The
+    second factor, if the account needs one, is still to pass (:func:`mark_second_factor`)."""
     token = secrets.token_urlsafe(32)
     conn.execute(
         text(
             """
             INSERT INTO auth_session (token_hash, account_id, created_at, last_seen_at,
                                       expires_at, second_factor_ok, ip, user_agent)
-            VALUES (:h, :a, :now, :now, :exp, :sf, :ip, :ua)
+            VALUES (:h, :a, :now, :now, :exp, false, :ip, :ua)
             """
         ),
         {"h": token_hash(token), "a": account_id, "now": now, "exp": now + absolute,
-         "sf": second_factor_ok, "ip": ip, "ua": (ua or "")[:300]},
+         "ip": ip, "ua": (ua or "")[:300]},
     )  # fmt: skip
     return token
 

@@ -56,7 +56,7 @@ METRIC_PALETTES: dict[str, tuple[str, ...]] = {
     "overdue": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
     "rate30": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
     "coverage": ("#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6"),
-    # Roster (geodata/coverage.py): 0 workers red, 1 pale, 2+ blue; uncovered grids: more
+    # Roster (geodata/metrics.py): 0 workers red, 1 pale, 2+ blue; uncovered grids: more
     # is worse.
     "staffing": ("#d7191c", "#ffffbf", "#2c7bb6"),
     "uncovered": ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000"),
@@ -88,8 +88,9 @@ def _nice(x: float) -> float:
     return round(math.ceil(round(x * 10**digits, 6)) / 10**digits, max(digits, 0))
 
 
-def class_breaks(values: Sequence[float], metric: str, classes: int = 5) -> list[float]:
-    """Ascending class thresholds for ``values`` of ``metric`` (at most ``classes - 1``).
+def class_breaks(values: Sequence[float], metric: str) -> list[float]:
+    """Ascending class thresholds for ``values`` of ``metric`` (at most one fewer than the
+    metric's palette has colours).
 
     Coverage uses :data:`COVERAGE_BREAKS`. Event metrics give zero its own class (a cell with
     no events must not share a colour with a busy one), then quantiles of the distinct
@@ -106,6 +107,7 @@ def class_breaks(values: Sequence[float], metric: str, classes: int = 5) -> list
         return []
     integer = _FMT[metric] == "int"
     breaks = [1.0 if integer else positive[0]]  # class 0 holds exactly the zeros
+    classes = len(METRIC_PALETTES[metric])
     for i in range(1, classes - 1):
         q = _quantile(positive, i / (classes - 1))
         b = float(math.ceil(q)) if integer else _nice(q)

@@ -59,9 +59,10 @@ def _first(conn, level: int) -> str | None:
     ).scalar()
 
 
-def seed_demo_accounts(conn, *, password: str = DEMO_PASSWORD) -> list[DemoAccount]:
-    """Create the demo accounts that do not exist yet (synthetic, no forced password change;
-    commanders and the admin may unmask). Returns every demo account of the plan."""
+def seed_demo_accounts(conn) -> list[DemoAccount]:
+    """Create the demo accounts that do not exist yet (password :data:`DEMO_PASSWORD`,
+    synthetic, no forced password change; commanders and the admin may unmask). Returns every
+    demo account of the plan."""
     worker = conn.execute(
         text(
             """
@@ -89,7 +90,7 @@ def seed_demo_accounts(conn, *, password: str = DEMO_PASSWORD) -> list[DemoAccou
             continue  # no such cell / worker in this (tiny) demo
         if account_id_for(conn, username) is None:
             create_account(
-                conn, username, display, role, code, password,
+                conn, username, display, role, code, DEMO_PASSWORD,
                 can_unmask=role in ("admin", "commander"),
                 worker_id=worker.id if role == "grid_worker" else None,
                 department_id=police.id if role == "department" else None,

@@ -32,6 +32,8 @@ PLACES = ("路口", "广场", "学校", "集市", "卫生院", "村委会", "桥
 #: Stream kinds of the demo and their shares.
 KINDS = ("hls", "mp4", "rtsp", "web")
 KIND_WEIGHTS = (0.6, 0.2, 0.1, 0.1)
+#: Cameras per township: 2 to this many (about 3 on average).
+MAX_PER_TOWNSHIP = 4
 
 _SITES = text(
     """
@@ -61,19 +63,19 @@ def _url(kind: str, code: str) -> str:
     return f"http://{DEMO_HOST}/view/{code}"
 
 
-def demo_cameras_csv(conn: Connection, *, seed: int = 532900, max_per_township: int = 4) -> str:
+def demo_cameras_csv(conn: Connection, *, seed: int = 532900) -> str:
     """The demo camera CSV (``code,name,lon,lat,stream_url,kind``, WGS-84) for the cells in
-    the database: 2–``max_per_township`` cameras per township (about 3 on average)."""
+    the database: 2–:data:`MAX_PER_TOWNSHIP` cameras per township."""
     rng = np.random.default_rng([seed, 4])
     sites: dict[str, list] = {}
-    for r in conn.execute(_SITES, {"per": max_per_township}):
+    for r in conn.execute(_SITES, {"per": MAX_PER_TOWNSHIP}):
         sites.setdefault(r.township_code, []).append(r)
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(["code", "name", "lon", "lat", "stream_url", "kind"])
     for township_code in sorted(sites):
         candidates = sites[township_code]
-        n = min(len(candidates), int(rng.integers(2, max_per_township + 1)))
+        n = min(len(candidates), int(rng.integers(2, MAX_PER_TOWNSHIP + 1)))
         for i, site in enumerate(candidates[:n], start=1):
             place = PLACES[int(rng.integers(len(PLACES)))]
             kind = KINDS[int(rng.choice(len(KINDS), p=KIND_WEIGHTS))]

@@ -9,9 +9,10 @@ _FIRST = list("金云凤龙石马沙白永平宁安华新和庆兴丰清碧玉�
 _SECOND = list("甸坝邑营哨箐登河江源山湾桥溪关庄铺村坡场沟塘屯寨坪岭里乐仁福")
 
 
-def place_names(n: int, rng: np.random.Generator, taken: set[str] | None = None) -> list[str]:
-    """``n`` distinct two-character stems such as 凤甸 or 石营."""
-    taken = set() if taken is None else taken
+def place_names(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` distinct two-character stems such as 凤甸 or 石营 (three characters when a
+    two-character stem is taken)."""
+    taken: set[str] = set()
     out: list[str] = []
     while len(out) < n:
         a = _FIRST[int(rng.integers(len(_FIRST)))]

@@ -6,7 +6,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import shapely
 from faker import Faker
 
 from geodata.demo.grid import GridData
@@ -91,8 +90,3 @@ def build_workers(
     )
     history["fix_time"] = pd.to_datetime(history.fix_time, utc=True)
     return workers, history
-
-
-def points_in(geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Whether each point lies in the matching geometry."""
-    return shapely.contains_xy(geoms, x, y)

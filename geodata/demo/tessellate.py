@@ -209,7 +209,6 @@ def subdivide(
     seg_len: float,
     density: DensityFn | None = None,
     wiggle: Wiggle | None = None,
-    relax: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> Level:
     """Split each ``parents[i]`` into ``counts[i]`` children tiling it exactly.
@@ -224,8 +223,7 @@ def subdivide(
     note = progress or (lambda _msg: None)
 
     xy, seed_parent = sample_seeds(parents, counts, rng, density)
-    for _ in range(relax):
-        xy = lloyd(parents, xy, seed_parent)
+    xy = lloyd(parents, xy, seed_parent)  # relaxed once (step 1 of the module docstring)
     note("seeds")
 
     # Voronoi edges per parent, clipped to a hair-larger parent so that every clipped end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,7 +11,6 @@ from sqlalchemy import text
 from geodata.cells import (
     PREFECTURE_PATH,
     cell_by_code,
-    cells_geojson,
     cells_geojson_text,
     prefecture_summary,
 )
@@ -21,6 +21,11 @@ COUNTY_CODES = {
 }  # fmt: skip
 DALI_CITY = "532900.532901"
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def cells_geojson(conn, **kw):
+    """The FeatureCollection of :func:`cells_geojson_text`, parsed."""
+    return json.loads(cells_geojson_text(conn, **kw))
 
 
 def test_prefecture_has_the_12_real_counties(conn):
