@@ -1,4 +1,4 @@
-"""The tamper-evident audit trail of event history (issue 6 §5): verify the hash chain.
+"""The tamper-evident audit trail of event history: verify the hash chain.
 
 Every ``event_action`` row carries ``row_hash``, the sha256 (hex) of a canonical text of its
 content and of ``prev_hash`` — the ``row_hash`` of the row before it in id order (64 zeros for

@@ -1,4 +1,4 @@
-"""Bulk selection and actions on events (issue 6 §3): a shape drawn on the map selects the
+"""Bulk selection and actions on events: a shape drawn on the map selects the
 open events inside it; a dispatcher assigns or escalates them together.
 
 * :func:`selection_shape` turns the drawing (a GeoJSON FeatureCollection of the map's draw

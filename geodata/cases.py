@@ -1,4 +1,4 @@
-"""The dashboard's case view (issue 6 §1–§3): one event with everything its panel shows.
+"""The dashboard's case view: one event with everything its panel shows.
 
 :func:`case_view` reads, for one event the actor may see (:func:`geodata.workflow.load_event`,
 else ``WorkflowError`` 404), its workflow fields, the actions the actor may take now

@@ -1,8 +1,8 @@
 """Integrity rules of the grid and its data (``gridcmd check`` and the test-suite use these).
 
-Each rule is one SQL statement returning ``(checked, failures, worst, detail)``; tolerances come
-from the foundation issue: child area outside its parent < 0.01 %, sibling overlap < 0.01 %,
-children's area sum within 0.1 % of the parent's.
+Each rule is one SQL statement returning ``(checked, failures, worst, detail)``; the tolerances
+are the grid's acceptance rules (README, "Integrity checks"): child area outside its parent
+< 0.01 %, sibling overlap < 0.01 %, children's area sum within 0.1 % of the parent's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Department units plugged into the grid (issue 6 §3): suggestions, queues, the map layer.
+"""Department units plugged into the grid: suggestions, queues, the map layer.
 
 A *department* (table ``department``, migration 0007) is a police station (派出所), court
 (人民法院), procuratorate (人民检察院), judicial office or bureau (司法所/司法局) or petition

@@ -1,4 +1,4 @@
-"""Duplicate suggestion (issue 6 §3): open events of the same category near in space and time.
+"""Duplicate suggestion: open events of the same category near in space and time.
 
 One definition, two callers: :func:`find_duplicates` serves the dashboard's case panel (an
 event opened by a commander, in the account's jurisdiction) and the answer to

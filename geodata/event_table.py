@@ -1,4 +1,4 @@
-"""The event table (issue 6 §4): a filtered, sorted list of the events of the caller's scope,
+"""The event table: a filtered, sorted list of the events of the caller's scope,
 for the dashboard's table view and for the CSV/XLSX exports.
 
 Every function takes a connection first and the caller's *scope path* (ltree path of the

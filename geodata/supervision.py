@@ -1,4 +1,4 @@
-"""Deadlines and supervision (督办, issue 6 §2): the periodic job and the supervisor's queue.
+"""Deadlines and supervision (督办): the periodic job and the supervisor's queue.
 
 :func:`run_supervision` is what ``gridcmd supervise`` runs every ``supervise_every_s`` seconds,
 with no browser open (several app hosts may run it: a transaction-level advisory lock lets one

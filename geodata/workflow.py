@@ -1,4 +1,4 @@
-"""The case workflow (issue 6 §1): a server-enforced state machine over ``event.status``.
+"""The case workflow: a server-enforced state machine over ``event.status``.
 
 One pipeline for the phone (``/api/v1/events/<uuid>/<action>``) and the PC (the dashboard's
 event panel): :func:`perform` checks who is asking, whether the action is legal from the current

@@ -1,4 +1,4 @@
-"""Case panel map pieces and formatting (issue 6 §3): pure, no database, no request.
+"""Case panel map pieces and formatting: pure, no database, no request.
 
 * :func:`candidate_collection`: the opened event and its ranked candidate workers as GeoJSON
   (the map highlights them with rank labels; ``window.gridcmdCases.marker`` in

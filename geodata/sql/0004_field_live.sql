@@ -1,4 +1,4 @@
--- Issue 4: field records (photos, check-ins, patrols, household visits), cameras, gateway
+-- Field records (photos, check-ins, patrols, household visits), cameras, gateway
 -- tokens, and the live change log that fans changes out to every app process.
 CREATE TABLE event_photo (
 	id BIGSERIAL NOT NULL,

@@ -1,4 +1,4 @@
--- Issue 5: accounts and sessions, the security log, the residents register, the roster
+-- Accounts and sessions, the security log, the residents register, the roster
 -- (assignment history, training).
 ALTER TABLE account ADD COLUMN worker_id BIGINT REFERENCES grid_worker (id) ON DELETE SET NULL;
 ALTER TABLE account ADD COLUMN totp_secret TEXT;

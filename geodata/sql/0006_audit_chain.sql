@@ -1,4 +1,4 @@
--- Issue 6 §5: tamper-evident audit trail. Every event_action row carries row_hash, the sha256
+-- Tamper-evident audit trail. Every event_action row carries row_hash, the sha256
 -- (hex) of a canonical text of its content and of prev_hash, the row_hash of the row before it
 -- (id order over the whole table; the first row's prev_hash is 64 zeros). geodata/audit.py
 -- rebuilds the same canonical text in Python and walks the chain (`gridcmd audit verify`).

@@ -1,4 +1,4 @@
--- Issue 6: the case workflow, deadlines and supervision (督办), departments, duplicate merge.
+-- The case workflow, deadlines and supervision (督办), departments, duplicate merge.
 --
 -- event.priority: red / yellow / blue deadline tier (default from severity: critical -> red,
 --   high -> yellow, medium/low -> blue); deadline_policy gives the hours to resolve per
