@@ -1,4 +1,4 @@
-"""Dashboard sign-in, server-side sessions and the request gate (issue 5; docs/security.md).
+"""Dashboard sign-in, server-side sessions and the request gate (docs/security.md).
 
 :func:`install_auth` is called once by :func:`app.create_app`, before Dash is attached, so
 its ``before_request`` gate runs first on every request:
@@ -16,18 +16,16 @@ its ``before_request`` gate runs first on every request:
   (CSRF, ``api/csrf.py``; see docs/security.md).
 
 ``flask.g.caller`` is the :class:`geodata.accounts.Caller` of the session. Response headers
-(CSP ...) are in ``api/headers.py``, the TOTP step and enrolment in ``api/second_factor.py``.
+(CSP ...) are in ``api/headers.py``, the TOTP step and enrolment in ``api/second_factor.py``,
+what the sign-in pages share (cookies, form tokens) in ``api/forms.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import secrets
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import flask
 from sqlalchemy.engine import Engine
@@ -35,18 +33,25 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.csrf import csrf_refusal
+from api.forms import (
+    CSRF_COOKIE,
+    PUBLIC_PATHS,
+    SESSION_COOKIE,
+    SessionForms,
+    html_page,
+    now_utc,
+    page_lang,
+    safe_next,
+)
 from api.headers import SecurityHeaders
+from api.second_factor import SecondFactor
 from dashboard import login as pages
 from geodata.accounts import AccountError, AuthFailure, Caller, change_password, revoke_all
-from geodata.security_log import log_denied_throttled, log_security, recent_failures_from
-from geodata.sessions import (
-    create_session,
-    revoke_session,
-    session_caller,
-)
+from geodata.security_log import log_security, recent_failures_from
+from geodata.sessions import create_session, revoke_session, session_caller
 from geodata.signin import authenticate, check_current_password
-from gridcmd.i18n import normalise_lang
 from gridcmd.settings import Settings
+from gridcmd.web import RETRY_AFTER_S, json_error, log_denial
 
 __all__ = [
     "CSRF_COOKIE",
@@ -57,11 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "gridcmd_session"
-#: Pre-login cookie the sign-in form's CSRF token is bound to.
-CSRF_COOKIE = "gridcmd_login"
-
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/v1/")
 #: Paths still open to a session that must change its password / is a grid worker.
 ACCOUNT_PATHS = frozenset({"/account/password", "/logout"})
@@ -77,44 +77,6 @@ IP_FAILURE_LIMIT = 50
 API_PREFIX = "/api/v1/"
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def safe_next(value: str | None) -> str:
-    """``value`` if it is a same-site relative path (``/...``), else ``/``. Refuses scheme or
-    host (``//evil``, ``/\\evil``, ``https:...``), control characters and the auth pages."""
-    if not value or not isinstance(value, str) or len(value) > 2000:
-        return "/"
-    if not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
-    if parts.path in PUBLIC_PATHS or parts.path.startswith(("/login", "/logout")):
-        return "/"
-    return value
-
-
-def _json(status: int, error: str, detail: str) -> flask.Response:
-    resp = flask.jsonify(error=error, detail=detail)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def _html(body: str, status: int = 200) -> flask.Response:
-    resp = flask.Response(body, status=status, mimetype="text/html")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def _lang() -> str:
-    return normalise_lang(flask.request.values.get("lang"))
-
-
 def _wants_html() -> bool:
     req = flask.request
     if req.method not in ("GET", "HEAD") or req.path.startswith(DATA_PREFIXES):
@@ -128,61 +90,22 @@ def _here() -> str:
     return req.path + (f"?{qs}" if qs else "")
 
 
-class _Auth:
+class _Auth(SessionForms):
     """The routes and the gate, bound to one engine and settings."""
 
-    def __init__(self, engine: Engine, settings: Settings, secret: str) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__(engine, settings.secret_key.get_secret_value())
         self.idle = dt.timedelta(minutes=settings.session_idle_min)
         self.absolute = dt.timedelta(hours=settings.session_max_h)
-        self.trust_proxy = settings.trust_proxy
         self.max_body = settings.max_body_bytes
-        self._key = hashlib.sha256(("gridcmd-csrf|" + secret).encode()).digest()
 
     # -- helpers
 
-    def csrf_for(self, purpose: str, bound_to: str) -> str:
-        """A form token: HMAC of ``bound_to`` (the pre-login cookie or the session token)."""
-        mac = hmac.new(self._key, f"{purpose}|{bound_to}".encode(), hashlib.sha256).digest()
-        # base64url, not hex: no long digit runs that look like an ID number to a scanner
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-    def csrf_ok(self, purpose: str, bound_to: str | None) -> bool:
-        sent = flask.request.form.get("csrf_token", "")
-        return bool(bound_to) and hmac.compare_digest(sent, self.csrf_for(purpose, bound_to))
-
-    def session_csrf(self) -> str:
-        return self.csrf_for("session", flask.request.cookies.get(SESSION_COOKIE, ""))
-
-    def is_https(self) -> bool:
-        # With trust_proxy, ProxyFix has already applied X-Forwarded-Proto to the request.
-        return flask.request.is_secure
-
-    def set_session_cookie(self, resp: flask.Response, token: str) -> None:
-        resp.set_cookie(
-            SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=self.is_https(), path="/"
-        )
-
-    def clear_session_cookie(self, resp: flask.Response) -> None:
-        resp.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, samesite="Lax", secure=self.is_https()
-        )
-
-    def deny(self, status: int, error: str, detail: str, caller: Caller | None = None):
-        """401/403 JSON, logged as ``denied`` (throttled per IP, path, account and reason)."""
-        try:
-            with self.engine.begin() as conn:
-                log_denied_throttled(
-                    conn,
-                    account_id=caller.account_id if caller else None,
-                    username=caller.username if caller else None,
-                    ip=flask.request.remote_addr,
-                    target=f"{flask.request.method} {flask.request.path}",
-                    detail=f"{status} {error}",
-                )
-        except DBAPIError as exc:  # the denial stands even if it cannot be logged
-            log.warning("security log unavailable: %s", exc)
-        return _json(status, error, detail)
+    def deny(self, status: int, error: str, detail: str) -> flask.Response:
+        """401/403 JSON, logged as ``denied`` for the session's caller, if any (throttled per
+        IP, path, account and reason)."""
+        log_denial(self.engine, f"{flask.request.method} {flask.request.path}", f"{status} {error}")
+        return json_error(status, error, detail)
 
     def read_streamed_body(self) -> flask.Response | None:
         """Read a body sent without ``Content-Length`` (chunked) now, up to one byte past the
@@ -197,15 +120,19 @@ class _Auth:
         except RequestEntityTooLarge:
             data = None
         except HTTPException:  # the client went away or sent broken chunks
-            return _json(400, "bad_request", "the request body could not be read")
+            return json_error(400, "bad_request", "the request body could not be read")
         if data is None or len(data) > self.max_body:
-            return _json(413, "too_large", f"the body is over {self.max_body:,} bytes")
+            return json_error(413, "too_large", f"the body is over {self.max_body:,} bytes")
         return None
 
     def db_down(self) -> flask.Response:
+        """503 when the session cannot be checked: a page for a browser, else JSON; both
+        with ``Retry-After``."""
         if _wants_html():
-            return _html(pages.message_page(_lang(), pages.SIGN_IN, pages.DB_DOWN), 503)
-        return _json(
+            resp = html_page(pages.message_page(page_lang(), pages.SIGN_IN, pages.DB_DOWN), 503)
+            resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return resp
+        return json_error(
             503, "database_unavailable", "The database is unavailable; try again in a moment."
         )
 
@@ -215,7 +142,7 @@ class _Auth:
         """The caller of a session token (``None``: no live session)."""
         with self.engine.begin() as conn:
             return session_caller(
-                conn, token, now=_utcnow(), idle=self.idle, absolute=self.absolute
+                conn, token, now=now_utc(), idle=self.idle, absolute=self.absolute
             )
 
     def gate(self) -> flask.Response | None:
@@ -224,7 +151,7 @@ class _Auth:
         if not path.startswith(API_PREFIX):  # the mobile API sets its own, larger limits
             req.max_content_length = self.max_body
             if req.content_length is not None and req.content_length > self.max_body:
-                return _json(413, "too_large", f"the body is over {self.max_body:,} bytes")
+                return json_error(413, "too_large", f"the body is over {self.max_body:,} bytes")
             if req.content_length is None and req.method not in SAFE_METHODS:
                 refused = self.read_streamed_body()
                 if refused is not None:
@@ -244,28 +171,26 @@ class _Auth:
         if req.method not in SAFE_METHODS and path not in FORM_PATHS:
             refused = csrf_refusal(req)
             if refused:
-                return self.deny(403, "csrf", refused, caller)
+                return self.deny(403, "csrf", refused)
         if caller.needs_second_factor and path not in SECOND_FACTOR_PATHS:
             if _wants_html():
                 return flask.redirect("/login/totp?" + urlencode({"next": _here()}), 302)
-            return self.deny(403, "second_factor_required", "Complete the second factor.", caller)
+            return self.deny(403, "second_factor_required", "Complete the second factor.")
         if caller.must_change_password and path not in ACCOUNT_PATHS | SECOND_FACTOR_PATHS:
             if _wants_html():
                 return flask.redirect("/account/password", 302)
-            return self.deny(403, "password_change_required", "Change the password first.", caller)
+            return self.deny(403, "password_change_required", "Change the password first.")
         if caller.role == "grid_worker" and path not in ACCOUNT_PATHS | SECOND_FACTOR_PATHS:
             if _wants_html():
-                self.deny(403, "api_only", "grid worker on the dashboard", caller)
-                return _html(
+                self.deny(403, "api_only", "grid worker on the dashboard")
+                return html_page(
                     pages.message_page(
-                        _lang(), pages.SIGN_IN, pages.WORKER_ONLY_API,
+                        page_lang(), pages.SIGN_IN, pages.WORKER_ONLY_API,
                         sign_out_csrf=self.session_csrf(),
                     ),
                     403,
                 )  # fmt: skip
-            return self.deny(
-                403, "api_only", "Grid-worker accounts use the mobile API only.", caller
-            )
+            return self.deny(403, "api_only", "Grid-worker accounts use the mobile API only.")
         return None
 
     # -- routes
@@ -276,9 +201,9 @@ class _Auth:
         if fresh:
             cookie = secrets.token_urlsafe(24)
         next_path = safe_next(flask.request.values.get("next"))
-        resp = _html(
+        resp = html_page(
             pages.login_page(
-                _lang(), csrf=self.csrf_for("login", cookie), next_path=next_path,
+                page_lang(), csrf=self.csrf_for("login", cookie), next_path=next_path,
                 username=username, error=error,
             ),
             status,
@@ -298,7 +223,7 @@ class _Auth:
         username = req.form.get("username", "")[:64]
         if not self.csrf_ok("login", req.cookies.get(CSRF_COOKIE)):
             return self.login_form(status=400, error=pages.FORM_EXPIRED, username=username)
-        now = _utcnow()
+        now = now_utc()
         ip = req.remote_addr
         with self.engine.begin() as conn:
             if recent_failures_from(conn, ip) >= IP_FAILURE_LIMIT:
@@ -324,7 +249,7 @@ class _Auth:
             log_security(conn, "login", account_id=result.account_id, username=result.username,
                          ip=ip, detail=f"session {sid}")  # fmt: skip
         next_path = safe_next(req.form.get("next"))
-        lang = _lang()
+        lang = page_lang()
         if caller is not None and caller.needs_second_factor:
             target = "/login/totp?" + urlencode({"next": next_path, "lang": lang})
         elif result.must_change_password:
@@ -340,18 +265,22 @@ class _Auth:
         caller = self._optional_caller()
         if caller is None:
             return flask.redirect("/login", 302)
-        return _html(
-            pages.account_page(_lang(), csrf=self.session_csrf(), display_name=caller.display_name)
+        return html_page(
+            pages.account_page(
+                page_lang(), csrf=self.session_csrf(), display_name=caller.display_name
+            )
         )
 
     def logout_post(self):
         req = flask.request
         token = req.cookies.get(SESSION_COOKIE)
-        resp = flask.redirect("/login?" + urlencode({"lang": _lang()}), 303)
+        resp = flask.redirect("/login?" + urlencode({"lang": page_lang()}), 303)
         if token and not self.csrf_ok("session", token):
-            return _html(pages.message_page(_lang(), pages.SIGN_OUT, pages.FORM_EXPIRED), 400)
+            return html_page(
+                pages.message_page(page_lang(), pages.SIGN_OUT, pages.FORM_EXPIRED), 400
+            )
         if token:
-            now = _utcnow()
+            now = now_utc()
             with self.engine.begin() as conn:
                 caller = session_caller(
                     conn, token, now=now, idle=self.idle, absolute=self.absolute
@@ -370,14 +299,14 @@ class _Auth:
             return None
         with self.engine.begin() as conn:
             return session_caller(
-                conn, token, now=_utcnow(), idle=self.idle, absolute=self.absolute
+                conn, token, now=now_utc(), idle=self.idle, absolute=self.absolute
             )
 
     def password_get(self):
         caller: Caller = flask.g.caller
-        return _html(
+        return html_page(
             pages.password_page(
-                _lang(), csrf=self.session_csrf(), display_name=caller.display_name,
+                page_lang(), csrf=self.session_csrf(), display_name=caller.display_name,
                 forced=caller.must_change_password,
             )
         )  # fmt: skip
@@ -385,10 +314,10 @@ class _Auth:
     def password_post(self):
         req = flask.request
         caller: Caller = flask.g.caller
-        lang = _lang()
+        lang = page_lang()
 
         def again(errors: list[str], status: int = 400):
-            return _html(
+            return html_page(
                 pages.password_page(
                     lang, csrf=self.session_csrf(), display_name=caller.display_name,
                     forced=caller.must_change_password, errors=errors,
@@ -401,7 +330,7 @@ class _Auth:
         new, repeat = req.form.get("new", ""), req.form.get("repeat", "")
         if new != repeat:
             return again([pages.PASSWORDS_DIFFER])
-        now = _utcnow()
+        now = now_utc()
         with self.engine.begin() as conn:
             # Same counter and lock as sign-in: a stolen session cookie cannot guess here.
             failure = check_current_password(
@@ -415,8 +344,8 @@ class _Auth:
                     conn, "logout", account_id=caller.account_id, username=caller.username,
                     ip=req.remote_addr, detail=f"session {caller.session_id} ended: account locked",
                 )  # fmt: skip
-                resp = _html(pages.message_page(lang, pages.CHANGE_PASSWORD,
-                                                pages.LOCKED_SIGNED_OUT), 403)  # fmt: skip
+                resp = html_page(pages.message_page(lang, pages.CHANGE_PASSWORD,
+                                                    pages.LOCKED_SIGNED_OUT), 403)  # fmt: skip
                 self.clear_session_cookie(resp)
                 return resp
             if failure is not None:
@@ -430,7 +359,7 @@ class _Auth:
             revoke_all(conn, caller.account_id, now=now, except_session=caller.session_id)
             log_security(conn, "password_change", account_id=caller.account_id,
                          username=caller.username, ip=req.remote_addr)  # fmt: skip
-        return _html(
+        return html_page(
             pages.password_page(
                 lang, csrf=self.session_csrf(), display_name=caller.display_name,
                 forced=False, done=True,
@@ -440,7 +369,7 @@ class _Auth:
 
 def _too_large(_exc: Exception) -> flask.Response:
     """413 as JSON (a chunked body that outgrew the limit while being read)."""
-    return _json(413, "too_large", "the request body is too large")
+    return json_error(413, "too_large", "the request body is too large")
 
 
 def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
@@ -450,8 +379,7 @@ def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> Non
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
-    auth = _Auth(engine, settings, settings.secret_key.get_secret_value())
-    server.extensions["gridcmd.auth"] = auth
+    auth = _Auth(engine, settings)
     server.before_request(auth.gate)
     server.after_request(SecurityHeaders(settings).add)
     server.register_error_handler(413, _too_large)
@@ -459,8 +387,6 @@ def install_auth(server: flask.Flask, engine: Engine, settings: Settings) -> Non
     server.add_url_rule("/login", "auth_login_post", auth.login_post, methods=["POST"])
     server.add_url_rule("/logout", "auth_logout", auth.logout_get, methods=["GET"])
     server.add_url_rule("/logout", "auth_logout_post", auth.logout_post, methods=["POST"])
-    from api.second_factor import SecondFactor
-
     totp = SecondFactor(auth)
     server.add_url_rule("/login/totp", "auth_totp", totp.step_get, methods=["GET"])
     server.add_url_rule("/login/totp", "auth_totp_post", totp.step_post, methods=["POST"])

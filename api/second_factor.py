@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 
 import flask
 
-from api.auth import SESSION_COOKIE, _Auth, _html, _lang, _utcnow, safe_next
+from api.forms import SESSION_COOKIE, SessionForms, html_page, now_utc, page_lang, safe_next
 from dashboard import login as pages
 from geodata.accounts import Caller
 from geodata.second_factor import enrol_totp, totp_status, verify_totp
-from geodata.security_log import log_security
+from geodata.security_log import log_security, second_factor_failures
 from geodata.sessions import mark_second_factor, revoke_session
 
 __all__ = ["TOTP_ATTEMPTS", "SecondFactor"]
@@ -23,7 +23,7 @@ TOTP_ATTEMPTS = 5
 class SecondFactor:
     """TOTP: the sign-in step (``/login/totp``) and enrolment (``/account/totp``)."""
 
-    def __init__(self, auth: _Auth) -> None:
+    def __init__(self, auth: SessionForms) -> None:
         self.auth = auth
 
     def step_get(self):
@@ -33,10 +33,10 @@ class SecondFactor:
         with self.auth.engine.connect() as conn:
             enrolled, _required = totp_status(conn, caller.account_id)
         if not enrolled:  # required by the role, not set up yet: enrol first
-            return flask.redirect("/account/totp?" + urlencode({"lang": _lang()}), 302)
-        return _html(
+            return flask.redirect("/account/totp?" + urlencode({"lang": page_lang()}), 302)
+        return html_page(
             pages.totp_page(
-                _lang(), csrf=self.auth.session_csrf(),
+                page_lang(), csrf=self.auth.session_csrf(),
                 next_path=safe_next(flask.request.args.get("next")),
             )
         )  # fmt: skip
@@ -44,15 +44,15 @@ class SecondFactor:
     def step_post(self):
         req = flask.request
         caller: Caller = flask.g.caller
-        lang = _lang()
+        lang = page_lang()
         next_path = safe_next(req.form.get("next"))
         if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
             page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
                                    error=pages.FORM_EXPIRED)  # fmt: skip
-            return _html(page, 400)
+            return html_page(page, 400)
         if not caller.needs_second_factor:
             return flask.redirect(next_path, 303)
-        now = _utcnow()
+        now = now_utc()
         target = f"session {caller.session_id}"
         with self.auth.engine.begin() as conn:
             ok = verify_totp(conn, caller.account_id, req.form.get("code", ""), now=now)
@@ -62,12 +62,7 @@ class SecondFactor:
             if ok:
                 mark_second_factor(conn, caller.session_id)
             else:
-                from sqlalchemy import text
-
-                failures = conn.execute(
-                    text("SELECT count(*) FROM security_log WHERE kind = 'second_factor' "
-                         "AND target = :t AND detail = 'failed'"), {"t": target},
-                ).scalar_one()  # fmt: skip
+                failures = second_factor_failures(conn, target)
                 if failures >= TOTP_ATTEMPTS:
                     revoke_session(conn, req.cookies.get(SESSION_COOKIE), now=now)
         if ok:
@@ -79,7 +74,7 @@ class SecondFactor:
             return resp
         page = pages.totp_page(lang, csrf=self.auth.session_csrf(), next_path=next_path,
                                error=pages.WRONG_CODE)  # fmt: skip
-        return _html(page, 400)
+        return html_page(page, 400)
 
     def enrol_get(self, *, error: str | None = None, status: int = 200):
         import pyotp
@@ -92,9 +87,9 @@ class SecondFactor:
             pyotp.TOTP(secret).provisioning_uri(name=caller.username, issuer_name="Grid Command")
             if secret else None
         )  # fmt: skip
-        return _html(
+        return html_page(
             pages.totp_enrol_page(
-                _lang(), csrf=self.auth.session_csrf(), secret=secret, uri=uri,
+                page_lang(), csrf=self.auth.session_csrf(), secret=secret, uri=uri,
                 enabled=enrolled, required=required, error=error,
             ),
             status,
@@ -105,7 +100,7 @@ class SecondFactor:
         caller: Caller = flask.g.caller
         if not self.auth.csrf_ok("session", req.cookies.get(SESSION_COOKIE)):
             return self.enrol_get(error=pages.FORM_EXPIRED, status=400)
-        now = _utcnow()
+        now = now_utc()
         with self.auth.engine.begin() as conn:
             enrolled, _required = totp_status(conn, caller.account_id)
             if enrolled:  # replacing a factor needs an admin reset, not a form post

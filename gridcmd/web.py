@@ -20,6 +20,7 @@ from geodata.security_log import log_denied_throttled
 
 __all__ = [
     "CALLER_OVERRIDE",
+    "RETRY_AFTER_S",
     "NotAuthenticated",
     "account_id_of",
     "caller_or_none",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait (``Retry-After``) before retrying after a 503.
+RETRY_AFTER_S = 5
 
 #: Test seam: a caller for code run outside any request (tests calling callbacks directly).
 #: Never set in production; outside a request without it, :func:`current_caller` refuses.
@@ -118,10 +122,10 @@ def json_error(
 ) -> flask.Response:
     """The JSON error answer of every route: ``{"error", "detail", **extra}`` (e.g.
     ``field="bbox"``) with ``Cache-Control: no-store``; a 503 carries ``Retry-After``
-    (``retry_after`` seconds, default 5)."""
+    (``retry_after`` seconds, default :data:`RETRY_AFTER_S`)."""
     resp = flask.jsonify(error=error, detail=detail, **extra)
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     if status == 503 or retry_after is not None:
-        resp.headers["Retry-After"] = str(retry_after if retry_after is not None else 5)
+        resp.headers["Retry-After"] = str(retry_after if retry_after is not None else RETRY_AFTER_S)
     return resp
