@@ -1,4 +1,4 @@
-"""Grid Command web application: the Dash dashboard plus small JSON/GeoJSON routes.
+"""Grid Command web application: the Dash dashboard and the routes of ``api/`` on one server.
 
 Serving with gunicorn, either of::
 
@@ -9,17 +9,13 @@ Importing this module builds nothing and needs no database: ``server`` is resolv
 (module ``__getattr__``), and engine creation does not connect. The database is only touched
 per request, and its absence gives 503 JSON (routes) or a banner (page), never a traceback.
 
-Errors are JSON everywhere (``api/errors.py``). Routes besides Dash's own:
-
-* ``GET /geo/cells.geojson?level=N`` (N = 1..3): the caller's cells of level N as GeoJSON,
-  simplified for an overview, with a weak ETag (304 on ``If-None-Match``), ``Cache-Control``
-  and gzip when accepted. Bad level → 400 ``{"error", "detail"}``.
-* ``GET /healthz``: ``{"status": "ok", "db": "ok"}``, or 503 when the database is down.
+This module only assembles: the session gate (``api/auth.py``), the blueprints of ``api/``
+(their routes are listed in docs/api.md), the JSON error handlers (``api/errors.py``), the
+Dash app and its callbacks (``callbacks/``).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -30,12 +26,12 @@ from sqlalchemy.engine import Engine
 
 from api.auth import install_auth
 from api.cameras import cameras_blueprint
+from api.cells import cells_blueprint
 from api.departments import departments_blueprint
-from api.errors import install_error_handlers, json_error
+from api.errors import install_error_handlers
 from api.exports import exports_blueprint
 from api.geo import geo_blueprint
 from api.households import households_blueprint
-from api.http import cached_body
 from api.live import live_blueprint
 from api.media import media_blueprint
 from api.v1 import api_blueprint
@@ -43,68 +39,17 @@ from callbacks import register
 from dashboard import ASSETS_DIR
 from dashboard.layout import STRINGS, make_serve_layout
 from dashboard.tiles import tiles_blueprint
-from geodata.cells import cells_geojson_text
-from geodata.db import DatabaseError, check_connection, make_engine
+from geodata.db import make_engine
 from gridcmd import pgserver
 from gridcmd.settings import Settings, get_settings
 from gridcmd.web import NotAuthenticated, caller_scope, current_caller
 
 __all__ = ["create_app", "create_server", "database_url"]
 
-log = logging.getLogger(__name__)
-
-#: Overview simplification per level: Douglas–Peucker tolerance (degrees; 0.002° ≈ 200 m,
-#: below a pixel at the prefecture-wide zooms) and coordinate decimals (5 ≈ 1 m).
-SIMPLIFY_DEG: dict[int, float] = {1: 0.002, 2: 0.002, 3: 0.001, 4: 0.0005, 5: 0.0002, 6: 0.0001}
-GEOJSON_DIGITS = 5
-#: Finest level the whole-level GeoJSON overview route serves (L3: 110 townships, ~0.5 MB).
-MAX_WHOLE_LEVEL = 3
-#: Geometry changes only on re-seed/import; the ETag makes revalidation cheap after that.
-GEOJSON_CACHE_CONTROL = "private, max-age=300"
-
 
 def database_url(settings: Settings) -> str:
     """``DATABASE_URL`` if configured, else the private instance's socket URL."""
     return settings.database_url or pgserver.url(settings.var_dir)
-
-
-def _geo_blueprint(engine: Engine) -> flask.Blueprint:
-    bp = flask.Blueprint("geo", __name__)
-
-    @bp.get("/geo/cells.geojson")
-    def cells() -> flask.Response:
-        raw = flask.request.args.get("level", "")
-        if not raw.isdigit() or not 1 <= int(raw) <= 6:
-            return json_error(400, "bad_request", "level must be an integer from 1 to 6")
-        level = int(raw)
-        if level > MAX_WHOLE_LEVEL:
-            # Whole fine levels are tens of MB: the map asks for viewports (/geo/grid.pbf).
-            return json_error(
-                400, "bad_request",
-                f"level {level} is too large to send whole; use /geo/grid.pbf for a viewport",
-            )  # fmt: skip
-        with engine.connect() as conn:
-            body = cells_geojson_text(
-                conn,
-                scope_path=caller_scope(),
-                level=level,
-                simplify_deg=SIMPLIFY_DEG[level],
-                digits=GEOJSON_DIGITS,
-            ).encode()
-        return cached_body(
-            body, mimetype="application/geo+json", cache_control=GEOJSON_CACHE_CONTROL
-        )
-
-    @bp.get("/healthz")
-    def healthz() -> tuple[flask.Response, int]:
-        try:
-            check_connection(engine)
-        except DatabaseError as exc:
-            log.warning("healthz: %s", exc)
-            return flask.jsonify(status="error", db="unavailable"), 503
-        return flask.jsonify(status="ok", db="ok"), 200
-
-    return bp
 
 
 def _layout_scope() -> str:
@@ -153,7 +98,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.secret_key = settings.secret_key.get_secret_value()
     server.extensions["gridcmd.engine"] = engine
     install_auth(server, engine, settings)  # session gate first: login required (api/auth.py)
-    server.register_blueprint(_geo_blueprint(engine))
+    server.register_blueprint(cells_blueprint(engine, caller_scope))
     server.register_blueprint(geo_blueprint(engine, caller_scope))
     server.register_blueprint(cameras_blueprint(engine, caller_scope))
     server.register_blueprint(departments_blueprint(engine, caller_scope))
@@ -161,7 +106,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(tiles_blueprint(settings.mbtiles_path))
     server.register_blueprint(api_blueprint(engine, settings))
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
-    server.register_blueprint(live_blueprint(engine, caller_scope, settings))
+    server.register_blueprint(live_blueprint(engine, caller_scope))
     server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
     install_error_handlers(server)  # JSON (or a plain 404), never HTML or a traceback
     dash_setup = _DashSetup()

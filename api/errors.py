@@ -3,7 +3,7 @@ or a 500 for what is the client's mistake.
 
 * Werkzeug's HTTP errors (400 malformed JSON, 404, 405 ...) → ``{"error", "detail"}`` JSON
   with their status, instead of Werkzeug's HTML page. Redirects (< 400) pass unchanged.
-* A database failure → 503 JSON.
+* A database failure → 503 JSON with ``Retry-After``.
 * A malformed request to Dash's callback endpoint (``/_dash-update-component``): Dash's
   dispatch raises ``KeyError``, ``TypeError`` ... on a crafted body, and ``RecursionError``
   on deeply nested JSON (``json.loads`` recurses once per level) → 400 JSON.
@@ -12,7 +12,7 @@ or a 500 for what is the client's mistake.
 * Anything else is ours: 500 JSON, logged with its traceback.
 
 Bodies over ``GRIDCMD_MAX_BODY_BYTES`` are refused as 413 JSON by the gate (``api/auth.py``),
-also when they come chunked.
+also when they come chunked. Every JSON error is :func:`gridcmd.web.json_error`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import flask
 import werkzeug.exceptions
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["install_error_handlers", "json_error"]
+from gridcmd.web import json_error
+
+__all__ = ["install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +39,6 @@ _BAD_CALLBACK_REQUEST = (
 )  # fmt: skip
 #: What Dash raises for a component-suite path it does not serve.
 _NO_SUCH_SUITE = (dash.exceptions.DashException, KeyError, OSError, ValueError, ImportError)
-
-
-def json_error(status: int, error: str, detail: str) -> flask.Response:
-    """``{"error", "detail"}`` with ``status``, not cached."""
-    resp = flask.jsonify(error=error, detail=detail)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def _http_error(exc: werkzeug.exceptions.HTTPException) -> flask.Response:

@@ -1,4 +1,4 @@
-"""Table exports: ``GET /export/events.csv`` and ``GET /export/events.xlsx`` (issue 6 §4).
+"""Table exports: ``GET /export/events.csv`` and ``GET /export/events.xlsx``.
 
 Same filters as the dashboard's event table, as query parameters (``status``, ``category``,
 ``priority`` — comma-separated or repeated —, ``from``, ``to`` as YYYY-MM-DD in Dali local
@@ -59,9 +59,10 @@ from geodata.event_table import (
     parse_filters,
 )
 from geodata.safe_text import guard_formula
-from geodata.security_log import log_denied_throttled, log_security
+from geodata.security_log import log_security
 from gridcmd.i18n import normalise_lang
 from gridcmd.vocab import TZ
+from gridcmd.web import json_error, log_denial
 
 __all__ = ["EXPORTS_PREFIX", "exports_blueprint", "guard_cell", "request_filters", "row_cells"]
 
@@ -78,8 +79,9 @@ _MIMETYPES = {
 }
 
 
-#: ``value`` with a leading ``'`` when it is text a spreadsheet would evaluate: the shared
-#: :func:`geodata.safe_text.guard_formula` (the name is kept for the tests and benchmarks).
+#: ``value`` with a leading ``'`` when it is text a spreadsheet would evaluate: the one guard
+#: of every export, :func:`geodata.safe_text.guard_formula`, under the name the cell writers
+#: below (and their tests and benchmark) use for it.
 guard_cell = guard_formula
 
 
@@ -93,13 +95,6 @@ def request_filters(args) -> dict[str, Any]:
         out[key] = values[-1] if key in ("q", "sort", "from", "to", "overdue", "supervised") \
             else ",".join(values)  # fmt: skip
     return out
-
-
-def _json(status: int, error: str, detail: str, **extra: str) -> flask.Response:
-    resp = flask.jsonify(error=error, detail=detail, **extra)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 # ----------------------------------------------------------------------------- cells
@@ -335,32 +330,24 @@ def _xlsx_file(header: list[str], rows: Iterator[list[Any]], batch: int = 1_000)
 
 def exports_blueprint(engine: Engine, current_caller) -> flask.Blueprint:
     """The export routes on ``engine``; ``current_caller()`` gives the session's caller
-    (:func:`callbacks.current_caller`)."""
+    (:func:`gridcmd.web.current_caller`)."""
     bp = flask.Blueprint("exports", __name__)
 
-    def deny(caller: Caller | None, status: int, error: str, detail: str) -> flask.Response:
-        with engine.begin() as conn:
-            log_denied_throttled(
-                conn,
-                account_id=caller.account_id if caller else None,
-                username=caller.username if caller else None,
-                ip=flask.request.remote_addr,
-                target=f"GET {flask.request.path}",
-                detail=f"{status} {error}",
-            )
-        return _json(status, error, detail)
+    def deny(status: int, error: str, detail: str) -> flask.Response:
+        log_denial(engine, f"GET {flask.request.path}", f"{status} {error}")
+        return json_error(status, error, detail)
 
     def export(fmt: str) -> flask.Response:
         caller: Caller = current_caller()  # the gate guarantees a signed-in caller
         if flask.request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-            return deny(caller, 403, "csrf", "cross-site export request")
+            return deny(403, "csrf", "cross-site export request")
         if not (has_permission(caller, "view") and has_permission(caller, "export")):
-            return deny(caller, 403, "forbidden", "Your role may not export tables.")
+            return deny(403, "forbidden", "Your role may not export tables.")
         lang = normalise_lang(flask.request.args.get("lang"))
         try:
             filters = parse_filters(request_filters(flask.request.args))
         except FilterError as exc:
-            return _json(400, "bad_request", str(exc), field=exc.field)
+            return json_error(400, "bad_request", str(exc), field=exc.field)
         now = dt.datetime.now(dt.UTC)
         with engine.begin() as conn:
             total = count_events(conn, scope_path=caller.scope_path, filters=filters, now=now)

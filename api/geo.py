@@ -24,20 +24,12 @@ from sqlalchemy.engine import Engine
 from geodata.cells import cell_ancestors, cell_by_code
 from geodata.lod import grid_view, lod_version, selected_level
 from gridcmd.vocab import CELL_CODE_RE
-from gridcmd.web import log_denial
+from gridcmd.web import json_error, log_denial
 from layers.viewport import parse_view
 
 CACHE_CONTROL = "private, max-age=600"
 #: gzip level 4: ~2× faster than 6 for a few percent more bytes on these payloads.
 GZIP_LEVEL = 4
-
-
-def _bad(detail: str, field: str, status: int = 400) -> flask.Response:
-    resp = flask.jsonify(error="bad_request" if status == 400 else "not_found", detail=detail,
-                         field=field)  # fmt: skip
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
@@ -50,13 +42,13 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
             z, bbox, sel = parse_view(flask.request.args)
         except ValueError as exc:
             field, detail = exc.args
-            return _bad(detail, field)
+            return json_error(400, "bad_request", detail, field=field)
         scope_path = scope()
         with engine.connect() as conn:
             version = lod_version(conn)
             if version is None:
-                return _bad("the grid geometry has not been built yet (gridcmd lod build)",
-                            "z", status=404)  # fmt: skip
+                return json_error(404, "not_found", "the grid geometry has not been built yet "
+                                  "(gridcmd lod build)", field="z")  # fmt: skip
             key = f"{version}|{scope_path}|{z}|{bbox}|{sel}".encode()
             etag = hashlib.blake2b(key, digest_size=12).hexdigest()
             if flask.request.if_none_match.contains_weak(etag):
@@ -66,7 +58,7 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
                 return resp
             if sel and selected_level(conn, scope_path=scope_path, code=sel) is None:
                 log_denial(engine, f"grid sel={sel}")
-                return _bad(f"unknown cell code {sel!r}", "sel", status=404)
+                return json_error(404, "not_found", f"unknown cell code {sel!r}", field="sel")
             body, level, n, nv = grid_view(conn, scope_path=scope_path, zoom=z, bbox=bbox,
                                            selected=sel)  # fmt: skip
         resp = flask.Response(body, mimetype="application/x-protobuf")
@@ -86,13 +78,13 @@ def geo_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
     @bp.get("/geo/cell/<code>.json")
     def cell(code: str) -> flask.Response:
         if not CELL_CODE_RE.fullmatch(code):
-            return _bad("a cell code is 6 to 20 digits", "code")
+            return json_error(400, "bad_request", "a cell code is 6 to 20 digits", field="code")
         scope_path = scope()
         with engine.connect() as conn:
             info = cell_by_code(conn, code, scope_path=scope_path)
             if info is None:
                 log_denial(engine, f"cell {code}")
-                return _bad(f"unknown cell code {code!r}", "code", status=404)
+                return json_error(404, "not_found", f"unknown cell code {code!r}", field="code")
             path = cell_ancestors(conn, code, scope_path=scope_path)
         keep = ("code", "name", "level", "bbox", "label_point", "population", "households",
                 "area_km2", "synthetic")  # fmt: skip

@@ -7,6 +7,8 @@ import hashlib
 
 import flask
 
+from gridcmd.web import json_error
+
 __all__ = ["bbox_or_400", "cached_body"]
 
 
@@ -36,7 +38,4 @@ def bbox_or_400(parse) -> tuple[object, flask.Response | None]:
     try:
         return parse(flask.request.args.get("bbox")), None
     except ValueError as exc:
-        resp = flask.jsonify(error="bad_request", detail=str(exc), field="bbox")
-        resp.status_code = 400
-        resp.headers["Cache-Control"] = "no-store"
-        return None, resp
+        return None, json_error(400, "bad_request", str(exc), field="bbox")

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from geodata import live
-from gridcmd.settings import Settings
+from gridcmd.web import json_error
 
 __all__ = ["ChangeListener", "live_blueprint"]
 
@@ -108,10 +108,7 @@ class ChangeListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {live.CHANNEL}")
-                    # After LISTEN, so nothing committed in between is missed.
-                    row = conn.execute("SELECT coalesce(max(id), 0) FROM live_change").fetchone()
-                    self._latest = int(row[0]) if row else 0
+                    self._latest = live.listen_for_changes(conn)
                     backoff = 0.5
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
@@ -160,16 +157,6 @@ def _gz_body(body: bytes, status: int = 200) -> flask.Response:
     return resp
 
 
-def _bad(detail: str, field: str | None = None, status: int = 400) -> flask.Response:
-    body = {"error": "invalid" if status == 400 else "not_found", "detail": detail}
-    if field:
-        body["field"] = field
-    resp = flask.jsonify(body)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
 def _kinds(arg: str | None) -> tuple[str, ...]:
     if not arg:
         return ("events", "workers")
@@ -190,9 +177,7 @@ def _int_arg(name: str, *, required: bool = True) -> int | None:
     return int(raw)
 
 
-def live_blueprint(
-    engine: Engine, scope: Callable[[], str], settings: Settings | None = None
-) -> flask.Blueprint:
+def live_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
     """``/live`` routes on ``engine``; ``scope()`` gives the caller's jurisdiction path."""
     bp = flask.Blueprint("live", __name__, url_prefix="/live")
     listener = ChangeListener(engine)
@@ -202,7 +187,7 @@ def live_blueprint(
 
     @bp.errorhandler(ValueError)
     def _value_error(exc: ValueError) -> flask.Response:
-        return _bad(str(exc))
+        return json_error(400, "invalid", str(exc))
 
     @bp.get("/snapshot")
     def snapshot() -> flask.Response:
@@ -237,6 +222,6 @@ def live_blueprint(
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(rest: str) -> flask.Response:
         # Else the Dash pages' catch-all would answer 200 HTML.
-        return _bad(f"no route /live/{rest}", status=404)
+        return json_error(404, "not_found", f"no route /live/{rest}")
 
     return bp

@@ -17,7 +17,7 @@ import flask
 from sqlalchemy.engine import Engine
 
 from geodata.photos import photo_in_scope
-from gridcmd.web import log_denial
+from gridcmd.web import json_error, log_denial
 
 __all__ = ["PHOTO_CACHE_CONTROL", "media_blueprint", "send_photo"]
 
@@ -26,11 +26,8 @@ log = logging.getLogger(__name__)
 PHOTO_CACHE_CONTROL = "private, max-age=86400"
 
 
-def _not_found() -> flask.Response:
-    resp = flask.jsonify(error="not_found", detail="no such photo")
-    resp.status_code = 404
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+#: The one answer for a photo that does not exist, is out of scope or lost its file.
+NO_PHOTO = "no such photo"
 
 
 def send_photo(row: Any, photo_dir: Path) -> flask.Response:
@@ -42,7 +39,7 @@ def send_photo(row: Any, photo_dir: Path) -> flask.Response:
         data = path.read_bytes()
     except OSError:
         log.error("photo %s: file %s is missing", row.id, path)
-        return _not_found()
+        return json_error(404, "not_found", NO_PHOTO)
     resp = flask.Response(data, mimetype=row.content_type)
     resp.set_etag(row.sha256)
     resp.headers["Cache-Control"] = PHOTO_CACHE_CONTROL
@@ -63,7 +60,7 @@ def media_blueprint(
             row = photo_in_scope(conn, photo_id, scope_fn())
         if row is None:
             log_denial(engine, f"photo {photo_id}")
-            return _not_found()
+            return json_error(404, "not_found", NO_PHOTO)
         return send_photo(row, photo_dir)
 
     return bp

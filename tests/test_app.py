@@ -132,6 +132,15 @@ def test_database_outage_is_503_json_not_a_traceback(dead_client):
     assert bad.status_code == 503 and bad.json["error"] == "database_unavailable"
 
 
+@pytest.mark.parametrize("path", ["/geo/cells.geojson?level=2", "/healthz", "/"])
+def test_every_database_outage_answer_carries_retry_after(dead_client, path):
+    # A 503 says when to try again: routes (JSON), the health check (its own body) and the
+    # page (HTML) alike.
+    r = dead_client.get(path, headers={"Accept": "text/html"} if path == "/" else {})
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "5"
+
+
 def test_page_survives_database_outage(dead_client):
     # Sessions live in the database: without it nobody can be signed in. The page answers
     # with a clear 503 notice (not a traceback) and the sign-in page still renders.
