@@ -1,4 +1,4 @@
-"""Case-workflow routes of ``/api/v1`` for the phone (issue 6 §1): the assignee accepts (接单),
+"""Case-workflow routes of ``/api/v1`` for the phone: the assignee accepts (接单),
 starts, resolves (with a note and optional photos) or declines (with a reason) a task.
 
 ``POST /events/{uuid}/accept|start|resolve|decline`` with JSON ``{"version"?: int, "note"?:
@@ -19,14 +19,21 @@ from typing import Annotated, Any
 
 import flask
 from pydantic import BaseModel, Field, StrictInt
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api.v1 import ApiError, _json, read_json, validate
-from api.v1.schemas import _STRICT, Text
+from api.v1.common import ApiError, json_response, read_json, validate
+from api.v1.schemas import STRICT, Text
+from api.v1.uploads import read_upload
 from geodata.photos import add_photos
-from geodata.workflow import MAX_NOTE, NO_EVENT, TRANSITIONS, Actor, WorkflowError, perform
-from geodata.workflow import state as case_state
+from geodata.workflow import (
+    MAX_NOTE,
+    NO_EVENT,
+    Actor,
+    WorkflowError,
+    event_id_for_uuid,
+    perform,
+    replayed_state,
+)
 from gridcmd.settings import Settings
 from gridcmd.web import log_denial
 
@@ -41,7 +48,7 @@ class CaseActionIn(BaseModel):
     """Body of a case action. ``version``: the event version the phone last saw (409 if it
     changed since); ``note``: required for resolve (what was done) and decline (why)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     version: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] | None = None
     note: Annotated[Text, Field(max_length=MAX_NOTE)] = ""
@@ -83,32 +90,10 @@ def _event_id(conn, raw: str) -> int:
         parsed = uuid_mod.UUID(raw)
     except ValueError:
         raise _not_found() from None
-    event_id = conn.execute(text("SELECT id FROM event WHERE uuid = :u"), {"u": parsed}).scalar()
+    event_id = event_id_for_uuid(conn, parsed)
     if event_id is None:
         raise _not_found()
     return event_id
-
-
-def _replay(conn, event_id: int, action: str, worker_id: int) -> dict[str, Any] | None:
-    """The current state if the worker's last act on the event was this very action and the
-    event is still where it left it (a resend), else None."""
-    tr = TRANSITIONS[action]
-    last = conn.execute(
-        text(
-            "SELECT a.actor_type, a.actor_id, a.note, a.to_status, e.status FROM event_action a "
-            "JOIN event e ON e.id = a.event_id WHERE a.event_id = :e ORDER BY a.id DESC LIMIT 1"
-        ),
-        {"e": event_id},
-    ).first()
-    if (
-        last is not None
-        and (last.actor_type, last.actor_id) == ("worker", worker_id)
-        and last.note.split(":", 1)[0] == action
-        and last.status == last.to_status
-        and (tr.target is None or last.status == tr.target)
-    ):
-        return case_state(conn, event_id)
-    return None
 
 
 def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings) -> None:
@@ -125,7 +110,7 @@ def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings
         except WorkflowError as exc:
             if exc.status == 404:
                 raise _not_found() from None
-            again = _replay(conn, event_id, action, worker_id) if exc.status == 409 else None
+            again = replayed_state(conn, event_id, action, worker_id) if exc.status == 409 else None
             if again is None:
                 raise ApiError(exc.status, exc.error, exc.detail, exc.field) from None
             state, replayed = again, True
@@ -140,8 +125,6 @@ def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings
         action = PHONE_ACTIONS[phone_action]
         photos: list = []
         if phone_action == "resolve" and flask.request.mimetype == "multipart/form-data":
-            from api.v1.field import read_upload
-
             raw, photos = read_upload(settings, with_report=True)
             body = validate(CaseActionIn, raw)
         else:
@@ -154,7 +137,7 @@ def register_case_routes(bp: flask.Blueprint, engine: Engine, settings: Settings
             if exc.status == 404:  # unknown or out of reach: logged, answered alike
                 log_denial(engine, f"api case {phone_action}")
             raise
-        return _json(_out(state, replayed=replayed, photos=added))
+        return json_response(_out(state, replayed=replayed, photos=added))
 
     for name in PHONE_ACTIONS:
         bp.add_url_rule(

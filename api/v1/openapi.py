@@ -13,6 +13,7 @@ import flask
 from pydantic import BaseModel
 
 from api.v1.cases import CaseActionIn, CaseStateOut
+from api.v1.common import PREFIX, json_response
 from api.v1.schemas import (
     MAX_BODY_BYTES,
     MAX_FIXES,
@@ -214,8 +215,8 @@ def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def openapi_document(app: flask.Flask | None = None, *, prefix: str = "/api/v1") -> dict[str, Any]:
-    """The OpenAPI 3.1 document (``app`` unused for now; kept for server URLs later)."""
+def openapi_document(*, prefix: str = PREFIX) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the routes under ``prefix``."""
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for path, method, summary, req, responses in ROUTES:
@@ -258,3 +259,11 @@ def openapi_document(app: flask.Flask | None = None, *, prefix: str = "/api/v1")
         },
         "security": [{"bearer": []}],
     }
+
+
+def register_openapi_route(bp: flask.Blueprint) -> None:
+    """Add ``GET /openapi.json`` (this document) to the ``/api/v1`` blueprint ``bp``."""
+
+    @bp.get("/openapi.json")
+    def openapi() -> flask.Response:
+        return json_response(openapi_document(prefix=PREFIX))

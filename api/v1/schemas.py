@@ -39,7 +39,8 @@ MAX_BODY_BYTES = 1_000_000
 MAX_POSSIBLE_DUPLICATES = 5
 
 
-def _nonblank(v: str) -> str:
+def nonblank(v: str) -> str:
+    """Validator of required text fields: white space alone is not a value."""
     if not v.strip():
         raise ValueError("must not be blank")
     return v
@@ -47,13 +48,15 @@ def _nonblank(v: str) -> str:
 
 Text = Annotated[StrictStr, AfterValidator(clean_text)]
 
-_STRICT = ConfigDict(extra="forbid")
+#: The model config of every request body: an unknown field is an error, not ignored (a
+#: misspelt optional field would otherwise vanish silently).
+STRICT = ConfigDict(extra="forbid")
 
 
 class EventIn(BaseModel):
     """An event reported from the field. ``uuid`` is made by the phone (idempotency key)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     uuid: uuid.UUID
     category: Literal[EVENT_CATEGORIES]  # type: ignore[valid-type]
@@ -62,7 +65,7 @@ class EventIn(BaseModel):
     difficulty: Literal[DIFFICULTIES] | None = Field(  # type: ignore[valid-type]
         None, description="Disputes only."
     )
-    title: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_nonblank)]
+    title: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(nonblank)]
     description: Annotated[Text, Field(max_length=5000)] = ""
     # Range checks (and the swapped lat/lon hint) are done by the ingest pipeline.
     lon: Annotated[float, Field(allow_inf_nan=False, strict=True, description="Longitude")]
@@ -76,7 +79,7 @@ class FixIn(BaseModel):
     worker token it defaults to the token's worker and no other is allowed; with a gateway
     token it is required and must be a worker of the gateway's subtree."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     worker_id: Annotated[StrictStr, Field(max_length=32)] | StrictInt | None = None
     fix_time: AwareDatetime
@@ -92,7 +95,7 @@ class PositionsIn(BaseModel):
     :data:`MAX_GATEWAY_FIXES` with a gateway token (more → 413). A bad item is rejected alone
     (``rejected[].reason = "invalid"``), the rest is kept."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     fixes: list[FixIn] = Field(
         max_length=MAX_GATEWAY_FIXES,

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from api.v1.schemas import _STRICT, EventOut, OriginalLocation, Text, _nonblank
+from api.v1.schemas import STRICT, EventOut, OriginalLocation, Text, nonblank
 from geodata.crs import CRS_NAMES
 from geodata.photos import MAX_PHOTOS_PER_REQUEST
 
@@ -27,7 +27,7 @@ CellCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,24}$", strict=True)]
 class CheckinIn(BaseModel):
     """An attendance check-in or check-out at a position (``uuid``: idempotency key)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     uuid: uuid.UUID
     kind: Literal["in", "out"]
@@ -56,7 +56,7 @@ class CheckinOut(BaseModel):
 class PatrolIn(BaseModel):
     """A patrol track: 2 to 5000 ``[lon, lat]`` points in ``crs``."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     uuid: uuid.UUID
     started_at: AwareDatetime
@@ -81,11 +81,11 @@ class PatrolOut(BaseModel):
 class VisitIn(BaseModel):
     """A household visit, placed by ``cell_code`` or by ``lon``/``lat`` (one is required)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     uuid: uuid.UUID
     visited_at: AwareDatetime
-    household: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_nonblank)]
+    household: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(nonblank)]
     note: Annotated[Text, Field(max_length=4000)] = ""
     cell_code: CellCode | None = Field(None, description="A cell of the worker's grid")
     lon: Lon | None = None

@@ -100,4 +100,5 @@ def test_database_down_is_503_json(api_engine, worker):
     resp = app.test_client().get("/api/v1/me", headers=worker.auth)
     assert resp.status_code == 503
     assert resp.get_json()["error"] == "database_unavailable"
+    assert resp.headers["Retry-After"] == "5"
     dead.dispose()

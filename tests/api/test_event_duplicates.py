@@ -16,7 +16,7 @@ import pytest
 from pyproj import Geod
 from sqlalchemy import text
 
-import api.v1
+import api.v1.events
 from api.v1.schemas import MAX_POSSIBLE_DUPLICATES, PossibleDuplicateOut
 
 GEOD = Geod(ellps="WGS84")
@@ -257,7 +257,7 @@ def test_a_failed_lookup_still_answers_201_stored(client, api_engine, worker, sp
     def broken(*_a, **_k):
         raise RuntimeError("database went away after the commit")
 
-    monkeypatch.setattr(api.v1, "find_duplicates", broken)
+    monkeypatch.setattr(api.v1.events, "find_duplicates", broken)
     body = report(at(spot, 30), t0)
     resp = post(client, worker, body)
     assert resp.status_code == 201
