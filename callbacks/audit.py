@@ -1,46 +1,43 @@
-"""Callbacks of the security-log viewer: open/close, and the entries of the caller's
-jurisdiction for callers with the ``audit`` permission (auditors, admins). Others get a
-refusal (and a ``denied`` entry); scope from the server-side session only."""
+"""Callbacks of the security-log viewer (``dashboard/audit.py``): open/close, and the entries
+of the caller's jurisdiction for callers with the ``audit`` permission (auditors, admins).
+Others get a refusal (and a ``denied`` entry); the scope comes from the server-side session
+only."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dash
 from dash import Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
+from callbacks.guard import guarded, require
 from dashboard import ids
 from dashboard.audit import audit_table
-from geodata.accounts import has_permission
 from geodata.security_log import security_log_in_scope
-from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import SECURITY_KINDS
-from gridcmd.web import log_denial
 
 __all__ = ["register"]
 
-log = logging.getLogger(__name__)
 LIMIT = 200
 FORBIDDEN = "Only auditors and administrators may read the security log."
-DB_UNAVAILABLE = "The database is unavailable."
+
+
+def toggle_audit(_open: Any, _close: Any) -> bool:
+    """Open → shown; close → hidden."""
+    return ctx.triggered_id != ids.AUDIT_OPEN
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the viewer's callbacks."""
-
-    @app.callback(
+    app.callback(
         Output(ids.AUDIT_PANEL, "hidden"),
         Input(ids.AUDIT_OPEN, "n_clicks"),
         Input(ids.AUDIT_CLOSE, "n_clicks"),
         prevent_initial_call=True,
-    )
-    def toggle_audit(_open: Any, _close: Any) -> bool:
-        return ctx.triggered_id != ids.AUDIT_OPEN
+    )(toggle_audit)
 
     @app.callback(
         Output(ids.AUDIT_BODY, "children"),
@@ -49,20 +46,14 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=html.P)
     def audit_entries(hidden: Any, kind: Any, search: Any) -> Any:
-        lang = lang_from_search(search)
+        """The panel opened or the kind filter changed → the newest entries of the scope."""
         if hidden is not False:
             return no_update
-        caller = web.current_caller()
-        if not has_permission(caller, "audit"):
-            log_denial(engine, "security log", "no audit permission")
-            return html.P(t(FORBIDDEN, lang))
-        if kind is not None and kind not in SECURITY_KINDS:
-            kind = None
-        try:
-            with engine.connect() as conn:
-                rows = security_log_in_scope(conn, caller.scope_path, kind=kind, limit=LIMIT)
-        except DBAPIError as exc:
-            log.warning("security log unavailable: %s", exc.orig)
-            return html.P(t(DB_UNAVAILABLE, lang))
+        lang = lang_from_search(search)
+        caller = require(engine, "audit", html.P(t(FORBIDDEN, lang)), target="security log")
+        kind = kind if kind in SECURITY_KINDS else None
+        with engine.connect() as conn:
+            rows = security_log_in_scope(conn, caller.scope_path, kind=kind, limit=LIMIT)
         return audit_table(rows, lang)

@@ -15,14 +15,13 @@ scope, and the ids sent back are re-checked by the workflow (scope, permission, 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
+from callbacks.guard import guarded, require
 from dashboard import ids
 from dashboard.bulk import (
     RECOMMENDED,
@@ -32,23 +31,22 @@ from dashboard.bulk import (
     worker_options,
 )
 from geodata import bulk
-from geodata.accounts import has_permission
 from geodata.workflow import MAX_NOTE, Actor
-from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
-from gridcmd.web import log_denial
 
 __all__ = ["register"]
 
-log = logging.getLogger(__name__)
-
-DB_UNAVAILABLE = "The database is unavailable."
 NOT_ALLOWED = "Only dispatchers and commanders may act on events in bulk."
 BAD_SHAPE = "The shape cannot be used:"
 NOTHING = "No events selected."
 CHOOSE_WORKER = "Choose a worker."
 NOTE_TOO_LONG = "The note is too long."
+
+
+def _panel(message: Any) -> tuple:
+    """The panel shown with only ``message`` (a refusal, a bad shape, the database down)."""
+    return False, html.P(message), [], [], [], RECOMMENDED, []
 
 
 def _id_list(value: Any) -> list[int]:
@@ -61,8 +59,17 @@ def _id_list(value: Any) -> list[int]:
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the bulk panel's callbacks on ``app``."""
-    stale_after_s = settings.stale_after_s
+    _register_selection(app, engine)
+    _register_actions(app, engine, settings.stale_after_s)
+    app.clientside_callback(
+        ClientsideFunction("gridcmdBulk", "clear"),
+        Output(ids.BULK_DRAW, "editToolbar"),
+        Input(ids.BULK_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )
 
+
+def _register_selection(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.BULK_PANEL, "hidden"),
         Output(ids.BULK_SUMMARY, "children"),
@@ -75,6 +82,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=_panel)
     def bulk_select(drawing: Any, search: Any) -> tuple:
         """Shapes drawn → the open events inside them (caller's scope) and the area's workers."""
         lang = lang_from_search(search)
@@ -82,23 +90,16 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         feats = drawing.get("features") if isinstance(drawing, dict) else None
         if not feats:
             return empty
-        caller = web.caller_or_none()
-        if not has_permission(caller, "dispatch"):
-            log_denial(engine, "bulk selection", "no dispatch permission")
-            return False, html.P(t(NOT_ALLOWED, lang)), [], [], [], RECOMMENDED, []
-        assert caller is not None
+        caller = require(engine, "dispatch", _panel(t(NOT_ALLOWED, lang)),
+                         target="bulk selection")  # fmt: skip
         try:
             shape = bulk.selection_shape(drawing)
         except ValueError as exc:
-            return False, html.P(f"{t(BAD_SHAPE, lang)} {exc}"), [], [], [], RECOMMENDED, []
+            return _panel(f"{t(BAD_SHAPE, lang)} {exc}")
         if shape is None:
             return empty
-        try:
-            with engine.connect() as conn:
-                sel = bulk.selection(conn, shape, scope_path=caller.scope_path)
-        except DBAPIError as exc:
-            log.warning("bulk selection: database unavailable (%s)", exc.orig)
-            return False, html.P(t(DB_UNAVAILABLE, lang)), [], [], [], RECOMMENDED, []
+        with engine.connect() as conn:
+            sel = bulk.selection(conn, shape, scope_path=caller.scope_path)
         return (
             False,
             selection_summary(sel, lang),
@@ -109,6 +110,8 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             [],
         )
 
+
+def _register_actions(app: dash.Dash, engine: Engine, stale_after_s: int) -> None:
     @app.callback(
         Output(ids.BULK_RESULT, "children", allow_duplicate=True),
         Input(ids.BULK_DISPATCH, "n_clicks"),
@@ -119,17 +122,15 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=html.P)
     def bulk_act(_d: Any, _e: Any, event_ids: Any, worker: Any, note: Any, search: Any) -> Any:
         """批量派遣 / 批量升级 on the listed events; one result line per event."""
         lang = lang_from_search(search)
         trigger = ctx.triggered_id
         if trigger not in (ids.BULK_DISPATCH, ids.BULK_ESCALATE):
             return no_update
-        caller = web.caller_or_none()
-        if not has_permission(caller, "dispatch"):
-            log_denial(engine, "bulk action", "no dispatch permission")
-            return html.P(t(NOT_ALLOWED, lang))
-        assert caller is not None
+        caller = require(engine, "dispatch", html.P(t(NOT_ALLOWED, lang)),
+                         target="bulk action")  # fmt: skip
         targets = _id_list(event_ids)
         if not targets:
             return html.P(t(NOTHING, lang))
@@ -147,18 +148,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
                 params["worker_id"] = worker
             else:
                 return html.P(t(CHOOSE_WORKER, lang))
-        try:
-            with engine.begin() as conn:
-                results = bulk.bulk_perform(conn, targets, action, Actor.from_caller(caller),
-                                            **params)  # fmt: skip
-        except DBAPIError as exc:
-            log.warning("bulk action: database unavailable (%s)", exc.orig)
-            return html.P(t(DB_UNAVAILABLE, lang))
+        with engine.begin() as conn:
+            results = bulk.bulk_perform(conn, targets, action, Actor.from_caller(caller),
+                                        **params)  # fmt: skip
         return result_list(results, lang)
-
-    app.clientside_callback(
-        ClientsideFunction("gridcmdBulk", "clear"),
-        Output(ids.BULK_DRAW, "editToolbar"),
-        Input(ids.BULK_CLOSE, "n_clicks"),
-        prevent_initial_call=True,
-    )

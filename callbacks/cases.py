@@ -1,4 +1,4 @@
-"""Callbacks of the case panel (案件办理, issue 6 §1–§3).
+"""Callbacks of the case panel (案件办理, ``dashboard/cases.py``).
 
 * ``open_case``: a click on an event marker (live layer) or an event-table row opens the
   panel for that event; the close button hides it and clears the candidate markers.
@@ -15,29 +15,30 @@ session (:func:`web.current_caller`); visibility and permission are
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
+from callbacks.guard import (
+    clicked_feature_id,
+    clicked_row_id,
+    guarded,
+    log_refusal,
+    positive_id,
+    require,
+)
 from dashboard import ids
 from dashboard.cases import ACTION_MSGIDS, empty_parts, render_case
-from geodata.accounts import has_permission
 from geodata.cases import case_view
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
-from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
-from gridcmd.web import log_denial
 
-__all__ = ["error_message", "register"]
+__all__ = ["PARTS", "error_message", "register"]
 
-log = logging.getLogger(__name__)
 NOT_FOUND = "Not found, or outside your jurisdiction."
-DB_UNAVAILABLE = "The database is unavailable."
 NO_VIEW = "Your role may not view events."
 FORBIDDEN = "You may not take this action on this case."
 STALE = "Someone else changed this case first; the panel now shows its current state."
@@ -67,36 +68,16 @@ _PART_OUTPUTS = (
 )
 
 
-def _positive(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
-        return None
-    return value
-
-
-def _marker_id(click: Any) -> int | None:
-    props = (click or {}).get("properties") if isinstance(click, dict) else None
-    if not isinstance(props, dict) or props.get("cluster"):
-        return None
-    return _positive(props.get("id"))
-
-
-def _row_id(click: Any) -> int | None:
-    raw = click.get("rowId") if isinstance(click, dict) else None
-    if isinstance(raw, str) and raw.isdigit() and len(raw) <= 18:
-        raw = int(raw)
-    return _positive(raw)
-
-
 def _state(data: Any) -> dict[str, Any] | None:
     """The CASE_STATE store, validated (the server wrote it; the server re-checks anyway)."""
-    if not isinstance(data, dict) or _positive(data.get("event")) is None:
+    if not isinstance(data, dict) or positive_id(data.get("event")) is None:
         return None
     assign = data.get("assign")
     return {
         "event": data["event"],
-        "version": _positive(data.get("version")),
+        "version": positive_id(data.get("version")),
         "assign": assign if assign in ("dispatch", "reassign") else None,
-        "merge_into": _positive(data.get("merge_into")),
+        "merge_into": positive_id(data.get("merge_into")),
     }
 
 
@@ -113,6 +94,39 @@ def error_message(exc: WorkflowError, lang: str) -> str:
     return t(INVALID, lang).replace("{detail}", exc.detail)
 
 
+def _parts(message: Any = "", **overrides: Any) -> dict[str, Any]:
+    """The panel's parts with no case shown and ``message`` (the note left as it is)."""
+    return {**empty_parts(), "message": message, "note": no_update, **overrides}
+
+
+def _outputs(parts: dict[str, Any]) -> tuple:
+    return tuple(parts[k] for k in PARTS)
+
+
+def _request(trigger: dict, st: dict[str, Any], note: Any, priority: Any) -> tuple[str, dict]:
+    """The workflow action a panel button asks for and its keywords for
+    :func:`geodata.workflow.perform` (``version`` of the rendered panel, note, target);
+    ``("", {})`` when the button cannot be turned into one."""
+    kind = trigger.get("type")
+    kwargs: dict[str, Any] = {"version": st["version"],
+                              "note": note if isinstance(note, str) else ""}  # fmt: skip
+    if kind == ids.CASE_ACT:
+        action = trigger.get("action")
+        if action == "merge":
+            kwargs["merge_into"] = st["merge_into"]
+    elif kind in (ids.CASE_PICK, ids.CASE_DEPT):
+        action = st["assign"] or "dispatch"
+        key, field = ("worker", "worker_id") if kind == ids.CASE_PICK else ("dept", "department_id")
+        kwargs[field] = positive_id(trigger.get(key))
+        if kwargs[field] is None:
+            return "", {}
+        if action == "dispatch" and priority in ("red", "yellow", "blue"):
+            kwargs["priority"] = priority
+    else:
+        return "", {}
+    return (action, kwargs) if action in TRANSITIONS else ("", {})
+
+
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the case-panel callbacks."""
     view_kwargs = {
@@ -121,11 +135,6 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         "window_h": settings.duplicate_window_h,
     }
 
-    def parts(message: Any = "", **overrides: Any) -> dict[str, Any]:
-        out = {**empty_parts(), "message": message, "note": no_update}
-        out.update(overrides)
-        return out
-
     def render(event_id: int, actor: Actor, lang: str, message: Any = "",
                merge_into: int | None = None) -> dict[str, Any]:  # fmt: skip
         """The panel for ``event_id`` as ``actor`` sees it now (a message if it cannot)."""
@@ -133,18 +142,16 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             with engine.connect() as conn:
                 view = case_view(conn, event_id, actor, **view_kwargs)
         except WorkflowError as exc:
-            log_denial(engine, f"case event {event_id}")
-            return parts(error_message(exc, lang))
-        except DBAPIError as exc:
-            log.warning("case panel: database unavailable (%s)", exc.orig)
-            return parts(t(DB_UNAVAILABLE, lang))
+            log_refusal(engine, f"case event {event_id}")
+            return _parts(error_message(exc, lang))
         return {**render_case(view, lang, merge_into=merge_into), "message": message,
                 "note": no_update}  # fmt: skip
 
-    def actor_or_none() -> Actor | None:
-        caller = web.current_caller()
-        return Actor.from_caller(caller) if has_permission(caller, "view") else None
+    _register_open(app, engine, render)
+    _register_action(app, engine, render)
 
+
+def _register_open(app: dash.Dash, engine: Engine, render: Any) -> None:
     @app.callback(
         Output(ids.CASE_PANEL, "hidden"),
         *(Output(i, p, allow_duplicate=True) for i, p in _PART_OUTPUTS),
@@ -154,22 +161,25 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: (False, *_outputs(_parts(message, note=""))))
     def open_case(event_click: Any, row_click: Any, _close: Any, search: Any) -> tuple:
+        """A marker or table-row click → the panel for that event; close → hidden."""
         lang = lang_from_search(search)
         trigger = ctx.triggered_id
         if trigger == ids.CASE_CLOSE:
-            return True, *(parts("", note="")[k] for k in PARTS)
-        target = _row_id(row_click) if trigger == ids.ET_GRID else _marker_id(event_click)
+            return True, *_outputs(_parts("", note=""))
+        if trigger == ids.ET_GRID:
+            target = clicked_row_id(row_click)
+        else:
+            target = clicked_feature_id(event_click)
         if target is None:
             return (no_update,) * (1 + len(PARTS))
-        actor = actor_or_none()
-        if actor is None:
-            out = parts(t(NO_VIEW, lang))
-        else:
-            out = render(target, actor, lang)
-            out["note"] = ""
-        return False, *(out[k] for k in PARTS)
+        caller = require(engine, "view", (False, *_outputs(_parts(t(NO_VIEW, lang)))))
+        out = render(target, Actor.from_caller(caller), lang)
+        return False, *_outputs({**out, "note": ""})
 
+
+def _register_action(app: dash.Dash, engine: Engine, render: Any) -> None:
     @app.callback(
         *(Output(i, p, allow_duplicate=True) for i, p in _PART_OUTPUTS),
         Input({"type": ids.CASE_ACT, "action": ALL}, "n_clicks"),
@@ -182,67 +192,40 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: tuple(
+        message if k == "message" else no_update for k in PARTS))  # fmt: skip
     def case_action(_acts: Any, _picks: Any, _depts: Any, _merges: Any, state: Any, note: Any,
                     priority: Any, search: Any) -> tuple:  # fmt: skip
+        """A workflow, 派遣, department or 合并 button → the action, then the panel again."""
         lang = lang_from_search(search)
         trigger = ctx.triggered_id
         clicked = ctx.triggered[0].get("value") if ctx.triggered else None
         # New buttons rendered into the panel also "trigger" (n_clicks 0): not a click.
         if not isinstance(trigger, dict) or not clicked:
             return (no_update,) * len(PARTS)
-        actor = actor_or_none()
-        if actor is None:
-            return tuple(parts(t(NO_VIEW, lang))[k] for k in PARTS)
+        actor = Actor.from_caller(require(engine, "view", _outputs(_parts(t(NO_VIEW, lang)))))
         st = _state(state)
         if st is None:
-            return tuple(parts(t(NO_CASE, lang))[k] for k in PARTS)
+            return _outputs(_parts(t(NO_CASE, lang)))
         kind, event_id = trigger.get("type"), st["event"]
         if kind == ids.CASE_MERGE:  # step one of a merge: choose the original, then confirm
-            into = _positive(trigger.get("into"))
-            out = render(event_id, actor, lang, t(CHOOSE_MERGE, lang), merge_into=into)
-            return tuple(out[k] for k in PARTS)
+            into = positive_id(trigger.get("into"))
+            return _outputs(render(event_id, actor, lang, t(CHOOSE_MERGE, lang), merge_into=into))
         if kind == ids.CASE_ACT and trigger.get("action") == "cancel":
-            return tuple(render(event_id, actor, lang)[k] for k in PARTS)
-
-        kwargs: dict[str, Any] = {
-            "version": st["version"],
-            "note": note if isinstance(note, str) else "",
-        }
-        if kind == ids.CASE_ACT:
-            action = trigger.get("action")
-            if action == "merge":
-                kwargs["merge_into"] = st["merge_into"]
-        elif kind in (ids.CASE_PICK, ids.CASE_DEPT):
-            action = st["assign"] or "dispatch"
-            key, field = (
-                ("worker", "worker_id") if kind == ids.CASE_PICK else ("dept", "department_id")
-            )
-            kwargs[field] = _positive(trigger.get(key))
-            if kwargs[field] is None:
-                return tuple(parts(t(NO_CASE, lang))[k] for k in PARTS)
-            if action == "dispatch" and priority in ("red", "yellow", "blue"):
-                kwargs["priority"] = priority
-        else:
+            return _outputs(render(event_id, actor, lang))
+        if kind not in (ids.CASE_ACT, ids.CASE_PICK, ids.CASE_DEPT):
             return (no_update,) * len(PARTS)
-        if action not in TRANSITIONS:
-            return tuple(parts(t(NO_CASE, lang))[k] for k in PARTS)
+        action, kwargs = _request(trigger, st, note, priority)
+        if not action:
+            return _outputs(_parts(t(NO_CASE, lang)))
         try:
             with engine.begin() as conn:
                 perform(conn, event_id, action, actor, **kwargs)
         except WorkflowError as exc:
             if exc.status in (403, 404):
-                log_denial(engine, f"case {action} event {event_id}", exc.detail)
-            out = render(
-                event_id,
-                actor,
-                lang,
-                html.Span(error_message(exc, lang), className="gc-case-error"),
-            )
-            return tuple(out[k] for k in PARTS)
-        except DBAPIError as exc:
-            log.warning("case action: database unavailable (%s)", exc.orig)
-            return tuple(t(DB_UNAVAILABLE, lang) if k == "message" else no_update for k in PARTS)
+                log_refusal(engine, f"case {action} event {event_id}", exc.detail)
+            failed = html.Span(error_message(exc, lang), className="gc-case-error")
+            return _outputs(render(event_id, actor, lang, failed))
         done = t(DONE, lang).replace("{action}", t(ACTION_MSGIDS[action], lang))
         out = render(event_id, actor, lang, html.Span(done, className="gc-case-ok"))
-        out["note"] = ""
-        return tuple(out[k] for k in PARTS)
+        return _outputs({**out, "note": ""})

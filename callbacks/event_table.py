@@ -21,30 +21,24 @@ and a row id, looked up inside the caller's scope (unknown or out of scope: a me
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dash
-import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
+from callbacks.guard import clicked_row_id, deny, guarded, require
 from dashboard import fmt, ids
-from dashboard.event_table import table_rows
+from dashboard.event_table import event_highlight, table_rows
 from geodata.accounts import has_permission
 from geodata.event_table import FilterError, event_location, event_rows
 from geodata.event_table import parse_filters as parse_event_filters
 from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
-from gridcmd.web import log_denial
 
-__all__ = ["FLY_ZOOM", "filter_values", "register"]
+__all__ = ["filter_values", "register"]
 
-log = logging.getLogger(__name__)
-
-DB_UNAVAILABLE = "The database is unavailable."
 NOT_ALLOWED = "Your role may not view events."
 NOT_FOUND = "Unknown event, or outside your jurisdiction."
 BAD_FILTER = "Invalid filter:"
@@ -52,9 +46,6 @@ COUNT_ALL = "{n} events"
 COUNT_SOME = "Showing {n} of {total} events (narrow the filters; exports hold them all)"
 COLLAPSE, EXPAND = "Collapse", "Expand"
 
-#: Zoom the map flies to for an event (the micro-grid level of layers.lod).
-FLY_ZOOM = 16
-FLY_SECONDS = 0.8
 PANEL_CLASS = "gc-et-panel"
 COLLAPSED_CLASS = "gc-et-panel gc-et-collapsed"
 
@@ -86,29 +77,37 @@ def filter_values(
     }
 
 
-def _row_id(click: Any) -> int | None:
-    """The event id of a ``cellClicked`` value (``rowId`` is the row's ``id`` as text)."""
-    if not isinstance(click, dict):
-        return None
-    raw = click.get("rowId")
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw if raw > 0 else None
-    if isinstance(raw, str) and raw.isdigit() and len(raw) <= 18:
-        return int(raw)
-    return None
-
-
 #: The filter controls, in the order of :func:`filter_values`' arguments (the rows callback
 #: and the export links read the same ones).
 FILTER_IDS = (ids.ET_QUERY, ids.ET_STATUS, ids.ET_CATEGORY, ids.ET_PRIORITY, ids.ET_FROM,
               ids.ET_TO, ids.ET_FLAGS, ids.ET_SORT)  # fmt: skip
 
 
+def toggle_event_table(
+    n_open: Any, n_close: Any, n_collapse: Any, click: Any, current: Any, search: Any
+) -> tuple:
+    """Open (expanded), close, collapse/expand, or collapse after a row click."""
+    if not has_permission(web.caller_or_none(), "view"):
+        return True, PANEL_CLASS, no_update
+    lang = lang_from_search(search)
+    trigger = ctx.triggered_id
+    if trigger == ids.ET_OPEN:
+        return False, PANEL_CLASS, t(COLLAPSE, lang)
+    if trigger == ids.ET_CLOSE:
+        return True, PANEL_CLASS, t(COLLAPSE, lang)
+    collapsed = current == COLLAPSED_CLASS
+    if trigger == ids.ET_GRID:
+        if clicked_row_id(click) is None:
+            return no_update, no_update, no_update
+        return no_update, COLLAPSED_CLASS, t(EXPAND, lang)
+    if collapsed:
+        return no_update, PANEL_CLASS, t(COLLAPSE, lang)
+    return no_update, COLLAPSED_CLASS, t(EXPAND, lang)
+
+
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the event table's callbacks on ``app``."""
-    del settings
-
-    @app.callback(
+    app.callback(
         Output(ids.ET_PANEL, "hidden"),
         Output(ids.ET_PANEL, "className"),
         Output(ids.ET_COLLAPSE, "children"),
@@ -119,28 +118,19 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.ET_PANEL, "className"),
         State(ids.URL, "search"),
         prevent_initial_call=True,
+    )(toggle_event_table)
+    _register_rows(app, engine)
+    app.clientside_callback(
+        ClientsideFunction(namespace="gridcmdEventTable", function_name="exportLinks"),
+        Output(ids.ET_CSV, "href"),
+        Output(ids.ET_XLSX, "href"),
+        *[Input(i, "value") for i in FILTER_IDS],
+        Input(ids.URL, "search"),
     )
-    def toggle_event_table(
-        n_open: Any, n_close: Any, n_collapse: Any, click: Any, current: Any, search: Any
-    ) -> tuple:
-        """Open (expanded), close, collapse/expand, or collapse after a row click."""
-        if not has_permission(web.caller_or_none(), "view"):
-            return True, PANEL_CLASS, no_update
-        lang = lang_from_search(search)
-        trigger = ctx.triggered_id
-        if trigger == ids.ET_OPEN:
-            return False, PANEL_CLASS, t(COLLAPSE, lang)
-        if trigger == ids.ET_CLOSE:
-            return True, PANEL_CLASS, t(COLLAPSE, lang)
-        collapsed = current == COLLAPSED_CLASS
-        if trigger == ids.ET_GRID:
-            if _row_id(click) is None:
-                return no_update, no_update, no_update
-            return no_update, COLLAPSED_CLASS, t(EXPAND, lang)
-        if collapsed:
-            return no_update, PANEL_CLASS, t(COLLAPSE, lang)
-        return no_update, COLLAPSED_CLASS, t(EXPAND, lang)
+    _register_fly(app, engine)
 
+
+def _register_rows(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.ET_GRID, "rowData"),
         Output(ids.ET_COUNT, "children"),
@@ -150,6 +140,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: (no_update, message, no_update))
     def event_table_rows(
         hidden: Any, query: Any, statuses: Any, categories: Any, priorities: Any,
         date_from: Any, date_to: Any, flags: Any, sort: Any, search: Any,
@@ -158,10 +149,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         if hidden is not False:  # closed (or a crafted value): nothing to load
             return no_update, no_update, no_update
         lang = lang_from_search(search)
-        caller = web.caller_or_none()
-        if not has_permission(caller, "view"):
-            return [], t(NOT_ALLOWED, lang), True
-        assert caller is not None
+        caller = require(engine, "view", ([], t(NOT_ALLOWED, lang), True))
         values = filter_values(
             query, statuses, categories, priorities, date_from, date_to, flags, sort
         )
@@ -169,26 +157,16 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             filters = parse_event_filters(values)
         except FilterError as exc:
             return [], f"{t(BAD_FILTER, lang)} {exc}", True
-        try:
-            with engine.connect() as conn:
-                rows, total = event_rows(conn, scope_path=caller.scope_path, filters=filters)
-        except DBAPIError as exc:
-            log.warning("event table: database unavailable (%s)", exc.orig)
-            return no_update, t(DB_UNAVAILABLE, lang), no_update
+        with engine.connect() as conn:
+            rows, total = event_rows(conn, scope_path=caller.scope_path, filters=filters)
         if len(rows) < total:
             status = t(COUNT_SOME, lang, n=fmt.count(len(rows)), total=fmt.count(total))
         else:
             status = t(COUNT_ALL, lang, n=fmt.count(total))
         return table_rows(rows, lang), status, not has_permission(caller, "export")
 
-    app.clientside_callback(
-        ClientsideFunction(namespace="gridcmdEventTable", function_name="exportLinks"),
-        Output(ids.ET_CSV, "href"),
-        Output(ids.ET_XLSX, "href"),
-        *[Input(i, "value") for i in FILTER_IDS],
-        Input(ids.URL, "search"),
-    )
 
+def _register_fly(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.FLY, "data", allow_duplicate=True),
         Output(ids.ET_MARKER, "children"),
@@ -197,35 +175,17 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: (no_update, no_update, message))
     def fly_to_event(click: Any, search: Any) -> tuple:
         """A row click → the map flies to the event (looked up in the caller's scope)."""
-        lang = lang_from_search(search)
-        event_id = _row_id(click)
-        caller = web.caller_or_none()
+        event_id = clicked_row_id(click)
         if event_id is None:
             return no_update, no_update, no_update
-        if not has_permission(caller, "view"):
-            return no_update, [], t(NOT_ALLOWED, lang)
-        assert caller is not None
-        try:
-            with engine.connect() as conn:
-                event = event_location(conn, scope_path=caller.scope_path, event_id=event_id)
-        except DBAPIError as exc:
-            log.warning("event table fly: database unavailable (%s)", exc.orig)
-            return no_update, no_update, t(DB_UNAVAILABLE, lang)
+        lang = lang_from_search(search)
+        caller = require(engine, "view", (no_update, [], t(NOT_ALLOWED, lang)))
+        with engine.connect() as conn:
+            event = event_location(conn, scope_path=caller.scope_path, event_id=event_id)
         if event is None:
-            log_denial(engine, f"event table {event_id}")
-            return no_update, [], t(NOT_FOUND, lang)
-        center = [event["lat"], event["lon"]]
-        viewport = {
-            "center": center,
-            "zoom": FLY_ZOOM,
-            "transition": "flyTo",
-            "options": {"duration": FLY_SECONDS},
-        }
-        marker = dl.CircleMarker(
-            center=center, radius=14, color="#d1262b", weight=3, fill=True,
-            fillColor="#ffd84d", fillOpacity=0.35, interactive=False,
-            children=dl.Tooltip(f"#{event['id']} {event['title']}", permanent=True),
-        )  # fmt: skip
-        return viewport, [marker], no_update
+            deny(engine, f"event table {event_id}", (no_update, [], t(NOT_FOUND, lang)))
+        fly, marker = event_highlight(event)
+        return fly, marker, no_update

@@ -9,28 +9,28 @@
 * a click on a cell → ``?cell=<code>`` (clientside, ``gridcmd.selectCell``), keeping ``lang``;
   ``dcc.Location(refresh=False)`` pushes a history entry, so back/forward replay selections.
 
-Thin: parse inputs → caller's scope (server side) → geodata → layers → outputs. No module
-state; every callback works in any worker process.
+Thin: parse inputs → caller's scope (server side) → geodata → layers (the breadcrumb, the
+grid URL, the viewport) → outputs. No module state; every callback works in any worker
+process.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, no_update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
+from callbacks.guard import guarded
 from dashboard import ids
 from dashboard.layout import INITIAL, NOMINAL_SCREEN
 from geodata.cells import cell_ancestors, cell_by_code
+from gridcmd import web
 from gridcmd.i18n import DEFAULT_LANG, lang_from_search, level_name, t
 from gridcmd.settings import Settings
 from gridcmd.vocab import CELL_CODE_RE, LEVEL_MSGIDS
-from gridcmd.web import caller_scope
 from gridcmd.zoom import MAX_ZOOM, MIN_ZOOM, ZOOM_SNAP, display_level
 from layers.grid import breadcrumb
 from layers.lod import grid_url
@@ -46,14 +46,11 @@ from layers.viewport import (
 
 __all__ = ["cell_param", "detail_zoom", "register", "selection_view"]
 
-log = logging.getLogger(__name__)
-
 #: Seconds of the fly animation to a selected cell (Leaflet's default grows with distance).
 FLY_SECONDS = 0.6
 
 UNKNOWN_CELL = "Unknown cell code, or outside your jurisdiction."
 INVALID_CELL = "Invalid cell code."
-DB_UNAVAILABLE = "The database is unavailable."
 
 
 def cell_param(search: str | None) -> tuple[str | None, bool]:
@@ -125,78 +122,28 @@ def selection_view(
     return viewport, zoom, box
 
 
+def follow_viewport(view: Any, selected: str | None, current_url: str | None) -> Any:
+    """Map moved (``moveend``) → the grid URL of the new view (unchanged: no update, e.g.
+    after a fly whose landing view ``follow_url`` already requested)."""
+    if not view:
+        return no_update
+    sel = selected if selected and selected != INITIAL else None
+    try:
+        url = grid_url(float(view["zoom"]), bounds_to_bbox(view["bounds"]), sel)
+    except (KeyError, TypeError, ValueError):
+        return no_update
+    return no_update if url == current_url else url
+
+
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the map callbacks on ``app``."""
-    del settings  # nothing configurable yet
-
-    @app.callback(
-        Output(ids.MAP, "viewport"),
-        Output(ids.GRID_LAYER, "url", allow_duplicate=True),
-        Output(ids.SELECTED, "data"),
-        Output(ids.BREADCRUMB, "children"),
-        Output(ids.MESSAGE, "children"),
-        Input(ids.URL, "search"),
-        State(ids.VIEW, "data"),
-        State(ids.SELECTED, "data"),
-        State(ids.GRID_LAYER, "url"),
-        prevent_initial_call="initial_duplicate",
-    )
-    def follow_url(
-        search: str | None, view: Any, previous: str | None, current_url: str | None
-    ) -> tuple[Any, ...]:
-        """``?cell=`` → viewport, predicted grid URL, selected code, breadcrumb, message."""
-        lang = lang_from_search(search)
-        code, well_formed = cell_param(search)
-        # First call of the page (page load, deep link): fit without animation.
-        first = previous == INITIAL
-        scope = caller_scope()
-        root_code = scope.rsplit(".", 1)[-1]
-        message = ""
-        if not well_formed:
-            message, code = t(INVALID_CELL, lang), None
-        try:
-            with engine.connect() as conn:
-                cell = cell_by_code(conn, code or root_code, scope_path=scope)
-                if cell is None and code:
-                    message, code = t(UNKNOWN_CELL, lang), None
-                    cell = cell_by_code(conn, root_code, scope_path=scope)
-                path = cell_ancestors(conn, cell["code"], scope_path=scope) if cell else []
-        except DBAPIError as exc:
-            log.warning("follow_url: database unavailable (%s)", exc.orig)
-            return no_update, no_update, no_update, no_update, t(DB_UNAVAILABLE, lang)
-        if cell is None:  # the scope's root itself is missing: nothing to show
-            return no_update, no_update, None, [], t(UNKNOWN_CELL, lang)
-        crumbs = breadcrumb(
-            path,
-            level_names={k: level_name(k, lang) for k in LEVEL_MSGIDS},
-            lang=None if lang == DEFAULT_LANG else lang,
-        )
-        viewport, zoom, box = selection_view(cell, view, animate=not first)
-        # The children's payload for the landing view, requested now (during the fly) when
-        # the map has reported its size; else the moveend after the fit requests it.
-        url = grid_url(zoom, box, code) if view else None
-        # An unchanged url would still re-trigger the metric callback (Input on the url).
-        url = no_update if url is None or url == current_url else url
-        return viewport, url, code, crumbs, message
-
-    @app.callback(
+    _register_follow_url(app, engine)
+    app.callback(
         Output(ids.GRID_LAYER, "url"),
         Input(ids.VIEW, "data"),
         State(ids.SELECTED, "data"),
         State(ids.GRID_LAYER, "url"),
-    )
-    def follow_viewport(view: Any, selected: str | None, current_url: str | None) -> Any:
-        """Map moved (``moveend``) → the grid URL of the new view (unchanged: no update,
-        e.g. after a fly whose landing view ``follow_url`` already requested)."""
-        if not view:
-            return no_update
-        sel = selected if selected and selected != INITIAL else None
-        try:
-            url = grid_url(float(view["zoom"]), bounds_to_bbox(view["bounds"]), sel)
-        except (KeyError, TypeError, ValueError):
-            return no_update
-        return no_update if url == current_url else url
-
+    )(follow_viewport)
     app.clientside_callback(
         ClientsideFunction(namespace="gridcmd", function_name="flyClear"),
         Output(ids.MAP, "viewport", allow_duplicate=True),
@@ -211,3 +158,52 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+
+
+def _register_follow_url(app: dash.Dash, engine: Engine) -> None:
+    @app.callback(
+        Output(ids.MAP, "viewport"),
+        Output(ids.GRID_LAYER, "url", allow_duplicate=True),
+        Output(ids.SELECTED, "data"),
+        Output(ids.BREADCRUMB, "children"),
+        Output(ids.MESSAGE, "children"),
+        Input(ids.URL, "search"),
+        State(ids.VIEW, "data"),
+        State(ids.SELECTED, "data"),
+        State(ids.GRID_LAYER, "url"),
+        prevent_initial_call="initial_duplicate",
+    )
+    @guarded(unavailable=lambda message: (*(no_update,) * 4, message))
+    def follow_url(
+        search: str | None, view: Any, previous: str | None, current_url: str | None
+    ) -> tuple[Any, ...]:
+        """``?cell=`` → viewport, predicted grid URL, selected code, breadcrumb, message."""
+        lang = lang_from_search(search)
+        code, well_formed = cell_param(search)
+        # First call of the page (page load, deep link): fit without animation.
+        first = previous == INITIAL
+        scope = web.caller_scope()
+        root_code = scope.rsplit(".", 1)[-1]
+        message = ""
+        if not well_formed:
+            message, code = t(INVALID_CELL, lang), None
+        with engine.connect() as conn:
+            cell = cell_by_code(conn, code or root_code, scope_path=scope)
+            if cell is None and code:
+                message, code = t(UNKNOWN_CELL, lang), None
+                cell = cell_by_code(conn, root_code, scope_path=scope)
+            path = cell_ancestors(conn, cell["code"], scope_path=scope) if cell else []
+        if cell is None:  # the scope's root itself is missing: nothing to show
+            return no_update, no_update, None, [], t(UNKNOWN_CELL, lang)
+        crumbs = breadcrumb(
+            path,
+            level_names={k: level_name(k, lang) for k in LEVEL_MSGIDS},
+            lang=None if lang == DEFAULT_LANG else lang,
+        )
+        viewport, zoom, box = selection_view(cell, view, animate=not first)
+        # The children's payload for the landing view, requested now (during the fly) when
+        # the map has reported its size; else the moveend after the fit requests it.
+        url = grid_url(zoom, box, code) if view else None
+        # An unchanged url would still re-trigger the metric callback (Input on the url).
+        url = no_update if url is None or url == current_url else url
+        return viewport, url, code, crumbs, message

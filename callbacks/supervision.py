@@ -4,9 +4,9 @@
   ~30 s interval runs only while the panel is open);
 * panel opened / tab / timer / after a 督办 → the chosen queue's rows and the three tabs'
   counts (:func:`geodata.supervision.supervision_queue`, the caller's scope);
-* a row click → the map flies to the case (a fly-to request in ``ids.FLY``, which
-  ``gridcmd.js`` shifts clear of the panels into ``dl.Map.viewport``, and the highlight
-  marker, as the event table does) and its details open through the same path as a click on
+* a row click → the map flies to the case and marks it
+  (:func:`dashboard.event_table.event_highlight`, as a row of the event table does) and its
+  details open through the same path as a click on
   its marker: the live events layer's ``clickData`` is set to the case, which drives the
   details panel (``callbacks/live.py``) and the case panel (``callbacks/cases.py``);
 * a row's 督办 button → the workflow action ``supervise`` (:func:`geodata.workflow.perform`,
@@ -20,17 +20,15 @@ Who: the panel is for roles with ``supervise`` or ``dispatch`` (others get a ref
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 import dash
-import dash_leaflet as dl
 from dash import ALL, Input, Output, State, ctx, html, no_update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, Engine
 
-from callbacks.event_table import FLY_SECONDS, FLY_ZOOM
+from callbacks.guard import Answer, deny, guarded, log_refusal, positive_id, require
 from dashboard import fmt, ids
+from dashboard.event_table import event_highlight
 from dashboard.supervision import KINDS, UNIT_LABEL, queue_rows, tab_label
 from geodata.accounts import Caller, has_permission
 from geodata.departments import department_queue
@@ -40,14 +38,10 @@ from geodata.workflow import Actor, WorkflowError, perform
 from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
-from gridcmd.web import log_denial
 
 __all__ = ["QUEUE_LIMIT", "may_see_queues", "register", "workflow_message"]
 
-log = logging.getLogger(__name__)
-
 QUEUE_LIMIT = 200
-DB_UNAVAILABLE = "The database is unavailable."
 NOT_ALLOWED = "Only supervisors, dispatchers and commanders see the supervision queues."
 NOT_FOUND = "Unknown event, or outside your jurisdiction."
 UPDATED = "Updated {time}"
@@ -84,7 +78,7 @@ def _unit_of(caller: Caller | None) -> int | None:
 
 
 def unit_queues(
-    conn, department_id: int, now: dt.datetime, label: str
+    conn: Connection, department_id: int, now: dt.datetime, label: str
 ) -> dict[str, list[dict[str, Any]]]:
     """A department's queue in the panel's three tabs: all its open cases, the overdue ones,
     the supervised ones (rows shaped like ``supervision_queue``'s)."""
@@ -110,28 +104,42 @@ def _pattern_click() -> int | None:
     trig = ctx.triggered_id
     if not isinstance(trig, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
         return None
-    value = trig.get("id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
-        return None
-    return value
+    return positive_id(trig.get("id"))
+
+
+def _queues(conn: Connection, caller: Caller, now: dt.datetime, lang: str) -> tuple[dict, bool]:
+    """Every tab's rows for ``caller`` (one more than shown, to tell "200+"), and whether they
+    are a department unit's queue."""
+    unit = _unit_of(caller)
+    if unit is not None:
+        return unit_queues(conn, unit, now, t(UNIT_LABEL, lang)), True
+    return {
+        k: supervision_queue(conn, caller.scope_path, now=now, kind=k, limit=QUEUE_LIMIT + 1)
+        for k in KINDS
+    }, False
+
+
+def toggle_supervision(_open: Any, _close: Any) -> tuple[bool, bool]:
+    """Open (for roles that see the queues) or close; the timer runs while open."""
+    hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(web.caller_or_none())
+    return hidden, hidden
 
 
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the supervision panel's callbacks on ``app``."""
-    del settings
-
-    @app.callback(
+    app.callback(
         Output(ids.SUP_PANEL, "hidden"),
         Output(ids.SUP_TICK, "disabled"),
         Input(ids.SUP_OPEN, "n_clicks"),
         Input(ids.SUP_CLOSE, "n_clicks"),
         prevent_initial_call=True,
-    )
-    def toggle_supervision(_open: Any, _close: Any) -> tuple[bool, bool]:
-        """Open (for roles that see the queues) or close; the timer runs while open."""
-        hidden = ctx.triggered_id != ids.SUP_OPEN or not may_see_queues(web.caller_or_none())
-        return hidden, hidden
+    )(toggle_supervision)
+    _register_queues(app, engine)
+    _register_row_click(app, engine)
+    _register_flag(app, engine)
 
+
+def _register_queues(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.SUP_BODY, "children"),
         Output(ids.SUP_TAB_SUPERVISED, "label"),
@@ -145,6 +153,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: (*(no_update,) * 4, message))
     def supervision_queues(hidden: Any, kind: Any, _tick: Any, _refresh: Any, search: Any):
         """The chosen queue's rows and every tab's count, for the caller's scope."""
         if hidden is not False:
@@ -152,40 +161,24 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         lang = lang_from_search(search if isinstance(search, str) else None)
         caller = web.caller_or_none()
         if not may_see_queues(caller):
-            log_denial(engine, "supervision queues", "no supervise/dispatch permission")
-            return html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""
+            log_refusal(engine, "supervision queues", "no supervise/dispatch permission")
+            raise Answer((html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""))
         assert caller is not None
         kind = kind if kind in KINDS else "supervised"
         now = _now()
-        unit = _unit_of(caller)
-        try:
-            with engine.connect() as conn:
-                if unit is not None:
-                    queues = unit_queues(conn, unit, now, t(UNIT_LABEL, lang))
-                else:
-                    queues = {
-                        k: supervision_queue(
-                            conn, caller.scope_path, now=now, kind=k, limit=QUEUE_LIMIT + 1
-                        )  # fmt: skip
-                        for k in KINDS
-                    }
-        except DBAPIError as exc:
-            log.warning("supervision queues: database unavailable (%s)", exc.orig)
-            return no_update, no_update, no_update, no_update, t(DB_UNAVAILABLE, lang)
+        with engine.connect() as conn:
+            queues, unit = _queues(conn, caller, now, lang)
         labels = [
-            tab_label(
-                k,
-                min(len(queues[k]), QUEUE_LIMIT),
-                lang,
-                more=len(queues[k]) > QUEUE_LIMIT,
-                unit=unit is not None,
-            )  # fmt: skip
+            tab_label(k, min(len(queues[k]), QUEUE_LIMIT), lang,
+                      more=len(queues[k]) > QUEUE_LIMIT, unit=unit)
             for k in KINDS
-        ]
+        ]  # fmt: skip
         body = queue_rows(queues[kind][:QUEUE_LIMIT], now=now, lang=lang,
                           can_flag=has_permission(caller, "supervise"))  # fmt: skip
         return body, *labels, t(UPDATED, lang, time=fmt.local_time(now, "clock"))
 
+
+def _register_row_click(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.FLY, "data", allow_duplicate=True),
         Output(ids.ET_MARKER, "children", allow_duplicate=True),
@@ -193,40 +186,29 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input({"type": ids.SUP_ROW, "id": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda _message: (no_update, no_update, no_update))
     def show_supervised_case(_clicks: Any) -> tuple:
         """A row click → fly to the case and mark it (caller's scope), then open its details
         as a click on its marker does."""
         event_id = _pattern_click()
-        if event_id is None:
-            return no_update, no_update, no_update
         caller = web.caller_or_none()
-        if not may_see_queues(caller):
+        if event_id is None or not may_see_queues(caller):
             return no_update, no_update, no_update
         assert caller is not None
-        try:
-            with engine.connect() as conn:
-                ev = event_location(conn, scope_path=caller.scope_path, event_id=event_id)
-        except DBAPIError as exc:
-            log.warning("supervision fly: database unavailable (%s)", exc.orig)
-            return no_update, no_update, no_update
+        with engine.connect() as conn:
+            ev = event_location(conn, scope_path=caller.scope_path, event_id=event_id)
         if ev is None:
-            log_denial(engine, f"supervision event {event_id}")
-            return no_update, [], no_update
-        center = [ev["lat"], ev["lon"]]
-        viewport = {"center": center, "zoom": FLY_ZOOM, "transition": "flyTo",
-                    "options": {"duration": FLY_SECONDS}}  # fmt: skip
-        marker = dl.CircleMarker(
-            center=center, radius=14, color="#d1262b", weight=3, fill=True,
-            fillColor="#ffd84d", fillOpacity=0.35, interactive=False,
-            children=dl.Tooltip(f"#{ev['id']} {ev['title']}", permanent=True),
-        )  # fmt: skip
+            deny(engine, f"supervision event {event_id}", (no_update, [], no_update))
+        fly, marker = event_highlight(ev)
         click = {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": center[::-1]},
+            "geometry": {"type": "Point", "coordinates": [ev["lon"], ev["lat"]]},
             "properties": {"id": ev["id"]},
         }  # the marker-click path opens the details
-        return viewport, [marker], click
+        return fly, marker, click
 
+
+def _register_flag(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.SUP_MESSAGE, "children"),
         Output(ids.SUP_REFRESH, "data"),
@@ -235,6 +217,7 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         State(ids.URL, "search"),
         prevent_initial_call=True,
     )
+    @guarded(unavailable=lambda message: (message, no_update))
     def flag_supervision(_clicks: Any, refresh: Any, search: Any) -> tuple:
         """A row's 督办 button → put the case under supervision (``supervise`` only)."""
         event_id = _pattern_click()
@@ -242,19 +225,13 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             return no_update, no_update
         lang = lang_from_search(search if isinstance(search, str) else None)
         bump = (refresh if isinstance(refresh, int) and not isinstance(refresh, bool) else 0) + 1
-        caller = web.caller_or_none()
-        if not has_permission(caller, "supervise"):
-            log_denial(engine, f"supervise event {event_id}", "no supervise permission")
-            return t(WORKFLOW_MSGIDS[403], lang), no_update
-        assert caller is not None
+        caller = require(engine, "supervise", (t(WORKFLOW_MSGIDS[403], lang), no_update),
+                         target=f"supervise event {event_id}")  # fmt: skip
         try:
             with engine.begin() as conn:
                 perform(conn, event_id, "supervise", Actor.from_caller(caller))
         except WorkflowError as exc:
             if exc.status == 404:
-                log_denial(engine, f"supervise event {event_id}")
+                log_refusal(engine, f"supervise event {event_id}")
             return workflow_message(exc, lang), bump
-        except DBAPIError as exc:
-            log.warning("supervise: database unavailable (%s)", exc.orig)
-            return t(DB_UNAVAILABLE, lang), no_update
         return t(FLAGGED, lang, id=event_id), bump

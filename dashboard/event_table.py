@@ -33,7 +33,10 @@ from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, SEVERITY_MSGIDS, STA
 
 __all__ = [
     "COLUMN_MSGIDS",
+    "FLY_SECONDS",
+    "FLY_ZOOM",
     "SORT_MSGIDS",
+    "event_highlight",
     "event_marker_layer",
     "event_table_button",
     "event_table_panel",
@@ -81,6 +84,9 @@ SORT_MSGIDS: dict[str, str] = {
 FLAG_MSGIDS: dict[str, str] = {"overdue": "Overdue only", "supervised": "Supervised only (督办)"}
 YES, NO = "Yes", "No"
 
+#: Zoom the map flies to for an event (the micro-grid level of layers.lod), and how long.
+FLY_ZOOM = 16
+FLY_SECONDS = 0.8
 #: Characters of the description shown in the table (the export has it whole).
 DESCRIPTION_CHARS = 120
 #: Table columns: key → width (px), in display order.
@@ -173,6 +179,23 @@ def event_table_button(lang: str = DEFAULT_LANG) -> html.Button:
 def event_marker_layer() -> dl.LayerGroup:
     """Map layer holding the marker of the event a row click flew to (filled by a callback)."""
     return dl.LayerGroup(id=ids.ET_MARKER, children=[])
+
+
+def event_highlight(event: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """Where the map flies for an event (a :func:`geodata.event_table.event_location` row,
+    ``{id, title, lon, lat}``) and what marks it there: ``(fly-to request, children of the
+    marker layer)``. The request goes to ``ids.FLY``, which ``gridcmd.js`` shifts clear of
+    the panels before it reaches the map; the title is a tooltip's text, never HTML. Used
+    by the event table's and the supervision queues' row clicks."""
+    center = [event["lat"], event["lon"]]
+    fly = {"center": center, "zoom": FLY_ZOOM, "transition": "flyTo",
+           "options": {"duration": FLY_SECONDS}}  # fmt: skip
+    marker = dl.CircleMarker(
+        center=center, radius=14, color="#d1262b", weight=3, fill=True,
+        fillColor="#ffd84d", fillOpacity=0.35, interactive=False,
+        children=dl.Tooltip(f"#{event['id']} {event['title']}", permanent=True),
+    )  # fmt: skip
+    return fly, [marker]
 
 
 def column_defs(lang: str = DEFAULT_LANG) -> list[dict[str, Any]]:

@@ -1,14 +1,22 @@
 """Live-layer pieces of the page: the events/workers/track layers (placed in the layers
-control), the filters panel with patrol playback, the details panel, the poll interval and
-the config store. Pure: language and settings values in, components out."""
+control), the filters panel with patrol playback, the details panel and what it shows for a
+clicked event or worker (:func:`event_panel`, :func:`worker_panel`), the poll interval and
+the config store. Pure: rows, language and settings values in, components out; every text is
+a Dash text node (escaped by React), never HTML.
+
+Rendering of panels lives in ``dashboard/``; the map layers' data and styling in
+``layers/live.py``; ``callbacks/live.py`` reads the rows and calls these.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dash import dcc, html
 
-from dashboard import ids
+from dashboard import fmt, ids
+from dashboard.cases import history_note
 from gridcmd.i18n import t
 from gridcmd.vocab import CATEGORY_MSGIDS, EVENT_CATEGORIES, EVENT_STATUSES, STATUS_MSGIDS
 from layers.live import event_hideout, events_layer, track_layer, worker_hideout, workers_layer
@@ -16,10 +24,13 @@ from layers.live import event_hideout, events_layer, track_layer, worker_hideout
 __all__ = [
     "RANGES",
     "WORKER_STATUS_MSGIDS",
+    "event_panel",
     "live_controls",
+    "live_detail_panel",
     "live_layers",
     "live_names",
     "playback_controls",
+    "worker_panel",
 ]
 
 #: Worker display status → msgid.
@@ -157,3 +168,79 @@ def playback_controls(lang: str) -> html.Div:
         id=ids.LIVE_PLAYBACK,
         className="gc-live-playback",
     )
+
+
+def event_panel(ev: Mapping[str, Any], lang: str) -> list[Any]:
+    """The details panel of one event (a :func:`geodata.live.event_detail` row): title,
+    facts, photos, the last 8 history steps, the synthetic-data label."""
+    cat = t(CATEGORY_MSGIDS.get(ev["category"], ev["category"]), lang)
+    status = t(STATUS_MSGIDS.get(ev["status"], ev["status"]), lang)
+    parts: list[Any] = [
+        html.H3(ev["title"]),
+        fmt.facts(
+            [
+                (t("Category", lang), cat),
+                (t("Status", lang), status + (f" · {t('Overdue', lang)}" if ev["overdue"] else "")),
+                (t("Grid", lang), f"{ev['cell_name']} ({ev['cell_code']})"),
+                (t("Reported", lang), fmt.local_time(ev["reported_at"])),
+                (t("Reporter", lang), ev["reporter"] or "—"),
+                (t("Assignee", lang), ev["assignee"] or "—"),
+                (t("Due", lang), fmt.local_time(ev["due_at"])),
+                (t("Description", lang), ev["description"] or "—"),
+            ]
+        ),
+    ]
+    if ev["photos"]:
+        parts.append(
+            html.Div(
+                [
+                    html.A(
+                        html.Img(src=f"/media/photo/{pid}", alt=t("Photo", lang)),
+                        href=f"/media/photo/{pid}", target="_blank", rel="noopener noreferrer",
+                    )  # fmt: skip
+                    for pid in ev["photos"]
+                ]
+            )
+        )
+    if ev["history"]:
+        parts.append(
+            html.Ol(
+                [
+                    html.Li(
+                        f"{fmt.local_time(h['at'])} "
+                        f"{t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
+                        + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
+                    )
+                    for h in ev["history"][-8:]
+                ]
+            )
+        )
+    if ev["synthetic"]:
+        parts.append(html.Div(t("Synthetic demo data", lang), className="gc-synthetic"))
+    return parts
+
+
+def worker_panel(w: Mapping[str, Any], lang: str, stale_after_s: int) -> list[Any]:
+    """The details panel of one grid worker (a :func:`geodata.live.worker_detail` row): the
+    duty status (stale after ``stale_after_s`` seconds without a fix) and the last fix."""
+    age = w["fix_age_s"]
+    if w["duty_status"] != "on_duty":
+        status = t("Off duty", lang)
+    elif age is None or age > stale_after_s:
+        status = t("No recent fix", lang)
+    else:
+        status = t("On duty", lang)
+    parts: list[Any] = [
+        html.H3(w["name"]),
+        fmt.facts(
+            [
+                (t("Employee no.", lang), w["employee_no"]),
+                (t("Grid", lang), f"{w['cell_name']} ({w['cell_code']})"),
+                (t("Status", lang), status),
+                (t("Last fix", lang), f"{fmt.local_time(w['last_fix_at'])} ({fmt.age(age)})"),
+            ]
+        ),
+    ]
+    if w["synthetic"]:
+        parts.append(html.Div(t("Synthetic demo data", lang), className="gc-synthetic"))
+    return parts

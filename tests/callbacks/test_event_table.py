@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from callbacks import event_table as et
 from dashboard import ids
-from dashboard.event_table import column_defs, event_table_panel
+from dashboard.event_table import FLY_ZOOM, column_defs, event_table_panel
 from geodata.accounts import Caller
 from gridcmd import web
 from gridcmd.vocab import PERMISSIONS
@@ -143,7 +143,7 @@ def test_row_click_flies_the_map_to_the_event(world):
     click = {"value": "x", "colId": "title", "rowIndex": 0, "rowId": str(mine)}
     with as_caller():
         viewport, marker, message = fns["fly_to_event"](click, "")
-    assert viewport["transition"] == "flyTo" and viewport["zoom"] == et.FLY_ZOOM
+    assert viewport["transition"] == "flyTo" and viewport["zoom"] == FLY_ZOOM
     assert viewport["center"] == pytest.approx([lat, lon])
     assert marker[0].center == viewport["center"] and message is no_update
     assert MARK in marker[0].children.children

@@ -12,8 +12,10 @@ from sqlalchemy import text
 
 from callbacks import live as live_cb
 from dashboard import ids
+from dashboard.fmt import TIME_FORMATS, parse_local
 from geodata.db import make_engine
 from gridcmd import web
+from gridcmd.vocab import TZ
 from tests.callbacks.fakes import FakeApp, set_triggered
 
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -136,13 +138,13 @@ def test_worker_click_selects_today_and_track_loads(cbs, engine):
     _trigger(f"{ids.LIVE_WORKERS}.clickData")
     out = cbs.functions["details"](None, _click(wid), "?lang=en")
     assert out[1] == wid and out[5] is False and out[6] is True
-    assert live_cb.parse_local(out[3]) <= live_cb.parse_local(out[4])
+    assert parse_local(out[3]) <= parse_local(out[4])
     # A chosen period that holds the worker's fixes.
-    start = last.astimezone(live_cb.TZ) - dt.timedelta(days=2)
-    end = last.astimezone(live_cb.TZ) + dt.timedelta(minutes=1)
+    start = last.astimezone(TZ) - dt.timedelta(days=2)
+    end = last.astimezone(TZ) + dt.timedelta(minutes=1)
     _trigger(f"{ids.LIVE_PLAY_LOAD}.n_clicks")
     fc, slim, top, value, msg = cbs.functions["track"](
-        wid, 1, start.strftime(live_cb.LOCAL_FORMAT), end.strftime(live_cb.LOCAL_FORMAT), None
+        wid, 1, start.strftime(TIME_FORMATS["input"]), end.strftime(TIME_FORMATS["input"]), None
     )
     roles = [f["properties"]["role"] for f in fc["features"]]
     assert roles[0] == "line" and roles.count("end") == 2
@@ -150,7 +152,7 @@ def test_worker_click_selects_today_and_track_loads(cbs, engine):
     assert slim["times"] == sorted(slim["times"])
     assert msg is live_cb.no_update
     # Bad periods are messages, never exceptions.
-    fmt = live_cb.LOCAL_FORMAT
+    fmt = TIME_FORMATS["input"]
     for bad in [("x", "y"), (end.strftime(fmt), start.strftime(fmt)),
                 ("2026-01-01T00:00", "2026-03-01T00:00")]:  # fmt: skip
         out = cbs.functions["track"](wid, 2, *bad, "?lang=en")
@@ -168,8 +170,8 @@ def test_database_down_gives_a_message(settings):
 
 
 def test_parse_local():
-    assert live_cb.parse_local("2026-11-27T08:30") == dt.datetime(
-        2026, 11, 27, 8, 30, tzinfo=live_cb.TZ
+    assert parse_local("2026-11-27T08:30") == dt.datetime(
+        2026, 11, 27, 8, 30, tzinfo=TZ
     )
     for bad in (None, 5, "", "2026-13-01T00:00", "x" * 40, "2026-11-27T08:30+00:00"):
-        assert live_cb.parse_local(bad) is None
+        assert parse_local(bad) is None

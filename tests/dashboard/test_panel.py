@@ -1,4 +1,4 @@
-"""layers.panel and layers.search: the panel body, its Plotly figures and search results
+"""dashboard.panel and dashboard.search: the panel body, its Plotly figures and search results
 (pure: dicts in, Dash components out)."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import json
 import plotly.io
 from dash import dcc, html
 
-from layers.panel import (
+from dashboard.panel import (
     CHART_CONFIG,
     categories_figure,
     panel_content,
     panel_message,
     trend_figure,
 )
-from layers.search import cell_href, search_results
+from dashboard.search import cell_href, search_results
 
 TREND = [(dt.date(2026, 10, 3) + dt.timedelta(days=i), i % 3) for i in range(30)]
 SUMMARY = {
