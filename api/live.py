@@ -84,7 +84,6 @@ class ChangeListener:
         self._latest: int | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._next_prune = time.monotonic() + PRUNE_EVERY_S
         self._engine = engine
 
@@ -93,24 +92,20 @@ class ChangeListener:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="gridcmd-live", daemon=True)
             self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def latest(self) -> int | None:
         return self._latest
 
     def _run(self) -> None:
         backoff = 0.5
-        while not self._stop.is_set():
+        while True:  # a daemon thread: it ends with the process
             try:
                 with psycopg.connect(self._url, autocommit=True) as conn:
                     self._latest = live.listen_for_changes(conn)
                     backoff = 0.5
-                    while not self._stop.is_set():
+                    while True:
                         for note in conn.notifies(timeout=1.0):
                             try:
                                 value = int(note.payload)
@@ -125,7 +120,7 @@ class ChangeListener:
                 # go to debug so the log is not flooded every few seconds.
                 level = logging.WARNING if backoff == 0.5 else logging.DEBUG
                 log.log(level, "live listener disconnected (%s); retrying in %.1f s", exc, backoff)
-                self._stop.wait(backoff)
+                time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     def _maybe_prune(self) -> None:
@@ -182,7 +177,7 @@ def live_blueprint(engine: Engine, scope: Callable[[], str]) -> flask.Blueprint:
     bp = flask.Blueprint("live", __name__, url_prefix="/live")
     listener = ChangeListener(engine)
     cache = DeltaCache()
-    bp.listener = listener  # type: ignore[attr-defined]  # for tests and shutdown
+    bp.listener = listener  # type: ignore[attr-defined]  # for tests
     bp.delta_cache = cache  # type: ignore[attr-defined]
 
     @bp.errorhandler(ValueError)
