@@ -5,12 +5,19 @@
 * panel open + filters + ``?cell=`` → the scoped worker list (phones masked by geodata), the
   coverage/training summary and the "mostly outside their cell" list;
 * one selected worker → their assignment history and trainings;
-* the form buttons → one write (add / edit / deactivate / reactivate / move / training).
+* the form buttons → one write (add / edit / deactivate / reactivate / move / training):
+  one callback, whose inputs and states are grouped by name (the clicks, the page URL, the
+  selection, the form's fields as a dict, the refresh counter).
 
 The caller and its scope always come from :func:`web.current_caller` (server side);
 every write re-checks the permission here and again in :mod:`geodata.roster`, which also
 checks the worker's and the cells' scope. A refused write changes nothing, is logged as
-``denied`` and answers with a message; no exception reaches the browser.
+``denied`` and answers with a message; no exception reaches the browser. A role without the
+``roster`` permission is refused like everywhere (:func:`callbacks.guard.require`); a write
+that geodata refuses (a worker or cell outside the jurisdiction, an employee number held
+elsewhere) is a roster audit entry of its own (:func:`geodata.roster.log_roster`), one per
+attempt — the security log's throttle for repeated refusals would fold a second guess at
+another area's employee number into the first.
 """
 
 from __future__ import annotations
@@ -19,11 +26,11 @@ import logging
 from typing import Any
 
 import dash
-import flask
 from dash import Input, Output, State, ctx, no_update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from callbacks.guard import guarded, require
 from callbacks.panel import query_params
 from dashboard import fmt, ids
 from dashboard.roster import (
@@ -41,24 +48,39 @@ from gridcmd import web
 from gridcmd.i18n import lang_from_search, t
 from gridcmd.settings import Settings
 
-__all__ = ["register"]
+__all__ = ["ACTIONS", "FORM_FIELDS", "register"]
 
 log = logging.getLogger(__name__)
 
-DB_UNAVAILABLE = "The database is unavailable."
 UNKNOWN_CELL = "Unknown cell code, or outside your jurisdiction."
 READ_ONLY = "Read-only: your role may not manage grid workers."
 SELECT_ONE = "Select exactly one worker."
 FAILED = "The change failed; nothing was saved."
 LIST_LIMIT = 100
 
-_ACTIONS = {
+#: The form buttons → the write each asks for.
+ACTIONS = {
     ids.ROSTER_ADD: "add",
     ids.ROSTER_EDIT: "edit",
     ids.ROSTER_DEACTIVATE: "deactivate",
     ids.ROSTER_REACTIVATE: "reactivate",
     ids.ROSTER_MOVE: "move",
     ids.ROSTER_TRAIN: "train",
+}
+#: The form's fields (the ``form`` dict of :func:`roster_action`) → their inputs.
+FORM_FIELDS = {
+    "add_no": ids.ROSTER_ADD_NO,
+    "add_name": ids.ROSTER_ADD_NAME,
+    "add_phone": ids.ROSTER_ADD_PHONE,
+    "add_cell": ids.ROSTER_ADD_CELL,
+    "edit_name": ids.ROSTER_EDIT_NAME,
+    "edit_phone": ids.ROSTER_EDIT_PHONE,
+    "edit_duty": ids.ROSTER_EDIT_DUTY,
+    "move_cell": ids.ROSTER_MOVE_CELL,
+    "move_note": ids.ROSTER_MOVE_NOTE,
+    "train_date": ids.ROSTER_TRAIN_DATE,
+    "train_title": ids.ROSTER_TRAIN_TITLE,
+    "train_hours": ids.ROSTER_TRAIN_HOURS,
 }
 
 
@@ -67,8 +89,8 @@ def _s(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _ip() -> str | None:
-    return flask.request.remote_addr if flask.has_request_context() else None
+def _error(text: str) -> list[Any]:
+    return [roster_message(text, "error")]
 
 
 def _one(picked: list[str] | None) -> str:
@@ -77,7 +99,20 @@ def _one(picked: list[str] | None) -> str:
     return picked[0]
 
 
-def _run(conn, caller: Caller, action: str, f: dict[str, Any], lang: str) -> str:
+def _form(picked: Any, form: Any) -> dict[str, Any]:
+    """The browser's selection and form values, each of the type its write takes (a crafted
+    value of another type becomes None, or is dropped from the selection)."""
+    form = form if isinstance(form, dict) else {}
+    out: dict[str, Any] = {k: _s(form.get(k)) for k in FORM_FIELDS}
+    hours = form.get("train_hours")
+    out["train_hours"] = hours if isinstance(hours, int | float | str) else None
+    picked = [picked] if isinstance(picked, str) else picked
+    picked = picked if isinstance(picked, list) else []
+    out["picked"] = [str(p) for p in picked if isinstance(p, str | int)]
+    return out
+
+
+def _run(conn: Connection, caller: Caller, action: str, f: dict[str, Any], lang: str) -> str:
     """One write; returns the success message (exceptions are mapped by the caller)."""
     if action == "add":
         r = roster.add_worker(conn, caller, f["add_no"], f["add_name"], f["add_phone"],
@@ -105,36 +140,37 @@ def _run(conn, caller: Caller, action: str, f: dict[str, Any], lang: str) -> str
     raise roster.RosterError("Unknown action.")
 
 
+def toggle_roster(n_open: int | None, n_close: int | None) -> bool:
+    """Open → shown; close → hidden."""
+    return ctx.triggered_id != ids.ROSTER_OPEN
+
+
+def roster_permissions(search: str | None) -> tuple:
+    """The forms enabled only for callers with the ``roster`` permission (a note otherwise)."""
+    allowed = has_permission(web.caller_or_none(), "roster")
+    note = [] if allowed else [roster_message(t(READ_ONLY, lang_from_search(_s(search))))]
+    return (*[not allowed] * len(WRITE_CONTROLS), note)
+
+
 def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
     """Register the roster panel's callbacks on ``app``."""
-    del settings
-
-    def _log_denied(caller: Caller, action: str, detail: str) -> None:
-        try:
-            with engine.begin() as conn:
-                roster.log_roster(conn, caller, "denied", f"roster {action}", detail, ip=_ip())
-        except DBAPIError:  # the refusal stands even if it cannot be logged
-            pass
-
-    @app.callback(
+    app.callback(
         Output(ids.ROSTER_PANEL, "hidden"),
         Input(ids.ROSTER_OPEN, "n_clicks"),
         Input(ids.ROSTER_CLOSE, "n_clicks"),
         prevent_initial_call=True,
-    )
-    def toggle_roster(n_open: int | None, n_close: int | None) -> bool:
-        return ctx.triggered_id != ids.ROSTER_OPEN
-
-    @app.callback(
+    )(toggle_roster)
+    app.callback(
         *[Output(c, "disabled") for c in WRITE_CONTROLS],
         Output(ids.ROSTER_READONLY, "children"),
         Input(ids.URL, "search"),
-    )
-    def roster_permissions(search: str | None) -> tuple:
-        allowed = has_permission(web.caller_or_none(), "roster")
-        note = [] if allowed else [roster_message(t(READ_ONLY, lang_from_search(_s(search))))]
-        return (*[not allowed] * len(WRITE_CONTROLS), note)
+    )(roster_permissions)
+    _register_list(app, engine)
+    _register_detail(app, engine)
+    _register_action(app, engine)
 
+
+def _register_list(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.ROSTER_PICK, "options"),
         Output(ids.ROSTER_COUNT, "children"),
@@ -147,48 +183,45 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.URL, "search"),
         Input(ids.ROSTER_REFRESH, "data"),
     )
+    @guarded(unavailable=lambda message: ([], _error(message), [], []))
     def list_roster(hidden, query, active, in_cell, search, refresh) -> tuple:
+        """Panel open, filters or ``?cell=`` → the scoped list (phones masked by geodata);
+        the summaries too unless only the search text or the active filter changed."""
         if hidden is not False:
             return no_update, no_update, no_update, no_update
         query, active, search = _s(query), _s(active), _s(search)
         lang = lang_from_search(search)
-        caller = web.caller_or_none()
-        if caller is None or not has_permission(caller, "view"):
-            return [], [roster_message(t(roster.NO_PERMISSION, lang), "error")], [], []
-        cell = query_params(search).get("cell", "").strip() if in_cell else ""
+        caller = require(engine, "view", ([], _error(t(roster.NO_PERMISSION, lang)), [], []))
+        cell = (query_params(search).get("cell", "").strip() if in_cell else "") or None
         flag = {"active": True, "inactive": False}.get(active or "active")
         scope = caller.scope_path
         # Typing in the search box or switching active/inactive changes the list only: the
         # summaries (up to ~0.6 s prefecture-wide on the full demo) are not recomputed.
         list_only = ctx.triggered_id in (ids.ROSTER_QUERY, ids.ROSTER_ACTIVE)
+        unknown = ([], _error(t(UNKNOWN_CELL, lang)), [], [])
         try:
             with engine.connect() as conn:
                 listed = roster.list_workers(
-                    conn, scope, cell_code=cell or None, query=query, active=flag, limit=LIST_LIMIT
+                    conn, scope, cell_code=cell, query=query, active=flag, limit=LIST_LIMIT
                 )
                 if not list_only:
-                    cov = coverage_summary(conn, scope, cell_code=cell or None)
+                    cov = coverage_summary(conn, scope, cell_code=cell)
                     trained = roster.training_summary(conn, scope)
-                    outside = workers_outside(conn, scope, cell_code=cell or None)
+                    outside = workers_outside(conn, scope, cell_code=cell)
         except ValueError:
-            return [], [roster_message(t(UNKNOWN_CELL, lang), "error")], [], []
-        except DBAPIError as exc:
-            log.warning("roster without data: database unavailable (%s)", exc.orig)
-            return [], [roster_message(t(DB_UNAVAILABLE, lang), "error")], [], []
+            return unknown
         if listed is None:
-            return [], [roster_message(t(UNKNOWN_CELL, lang), "error")], [], []
+            return unknown
         count = t("Workers", lang) + f": {fmt.count(listed['total'])}"
         if listed["total"] > LIST_LIMIT:
             count += " · " + t("showing the first", lang) + f" {LIST_LIMIT}"
+        options = worker_options(listed["rows"], lang)
         if list_only:
-            return worker_options(listed["rows"], lang), [count], no_update, no_update
-        return (
-            worker_options(listed["rows"], lang),
-            [count],
-            summary_view(cov, trained, lang),
-            outside_view(outside, lang),
-        )  # fmt: skip
+            return options, [count], no_update, no_update
+        return options, [count], summary_view(cov, trained, lang), outside_view(outside, lang)
 
+
+def _register_detail(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
         Output(ids.ROSTER_DETAIL, "children"),
         Output(ids.ROSTER_EDIT_NAME, "value"),
@@ -197,9 +230,11 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
         Input(ids.ROSTER_REFRESH, "data"),
         State(ids.URL, "search"),
     )
+    @guarded(unavailable=lambda message: (_error(message), no_update, no_update))
     def show_worker(picked: list[str] | None, refresh: Any, search: str | None) -> tuple:
-        search = _s(search)
-        lang = lang_from_search(search)
+        """One selected worker → their assignment history and trainings; the edit form gets
+        their name and duty status."""
+        lang = lang_from_search(_s(search))
         caller = web.caller_or_none()
         if not isinstance(picked, list) or len(picked) != 1 or caller is None:
             return [], "", None
@@ -211,11 +246,8 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
                 row = roster.list_workers(conn, caller.scope_path, query=no, limit=5)
         except ValueError:
             history = None
-        except DBAPIError as exc:
-            log.warning("roster detail: database unavailable (%s)", exc.orig)
-            return [roster_message(t(DB_UNAVAILABLE, lang), "error")], no_update, no_update
         if history is None or trainings is None:
-            return [roster_message(t(roster.NOT_IN_SCOPE, lang), "error")], "", None
+            return _error(t(roster.NOT_IN_SCOPE, lang)), "", None
         me = next((r for r in (row or {"rows": []})["rows"] if r["employee_no"] == no), None)
         return (
             detail_view(no, history, trainings, lang),
@@ -223,80 +255,62 @@ def register(app: dash.Dash, engine: Engine, settings: Settings) -> None:
             me["duty_status"] if me else None,
         )
 
+
+def _register_action(app: dash.Dash, engine: Engine) -> None:
     @app.callback(
-        Output(ids.ROSTER_MESSAGE, "children"),
-        Output(ids.ROSTER_REFRESH, "data"),
-        *[Input(b, "n_clicks") for b in _ACTIONS],
-        State(ids.URL, "search"),
-        State(ids.ROSTER_PICK, "value"),
-        State(ids.ROSTER_ADD_NO, "value"),
-        State(ids.ROSTER_ADD_NAME, "value"),
-        State(ids.ROSTER_ADD_PHONE, "value"),
-        State(ids.ROSTER_ADD_CELL, "value"),
-        State(ids.ROSTER_EDIT_NAME, "value"),
-        State(ids.ROSTER_EDIT_PHONE, "value"),
-        State(ids.ROSTER_EDIT_DUTY, "value"),
-        State(ids.ROSTER_MOVE_CELL, "value"),
-        State(ids.ROSTER_MOVE_NOTE, "value"),
-        State(ids.ROSTER_TRAIN_DATE, "value"),
-        State(ids.ROSTER_TRAIN_TITLE, "value"),
-        State(ids.ROSTER_TRAIN_HOURS, "value"),
-        State(ids.ROSTER_REFRESH, "data"),
+        output=[Output(ids.ROSTER_MESSAGE, "children"), Output(ids.ROSTER_REFRESH, "data")],
+        inputs={"clicks": [Input(b, "n_clicks") for b in ACTIONS]},
+        state={
+            "search": State(ids.URL, "search"),
+            "picked": State(ids.ROSTER_PICK, "value"),
+            "form": {name: State(i, "value") for name, i in FORM_FIELDS.items()},
+            "refresh": State(ids.ROSTER_REFRESH, "data"),
+        },
         prevent_initial_call=True,
     )
-    def roster_action(
-        n_add=None, n_edit=None, n_deactivate=None, n_reactivate=None, n_move=None,
-        n_train=None, search=None, picked=None, add_no=None, add_name=None, add_phone=None,
-        add_cell=None, edit_name=None, edit_phone=None, edit_duty=None, move_cell=None,
-        move_note=None, train_date=None, train_title=None, train_hours=None, refresh=0,
-    ) -> tuple:  # fmt: skip
-        search = _s(search)
-        lang = lang_from_search(search)
-        action = _ACTIONS.get(ctx.triggered_id) if isinstance(ctx.triggered_id, str) else None
+    @guarded(unavailable=lambda message: (_error(message), no_update))
+    def roster_action(clicks: Any = None, search: Any = None, picked: Any = None,
+                      form: Any = None, refresh: Any = 0) -> tuple:  # fmt: skip
+        """A form button → its one write, for a caller with the ``roster`` permission; the
+        message, and the refresh counter bumped after a change."""
+        lang = lang_from_search(_s(search))
+        action = ACTIONS.get(ctx.triggered_id) if isinstance(ctx.triggered_id, str) else None
         if action is None:
             return no_update, no_update
-        if isinstance(picked, str):
-            picked = [picked]
-        if not isinstance(picked, list):
-            picked = []
-        form = {
-            "picked": [str(p) for p in picked or [] if isinstance(p, str | int)],
-            "add_no": _s(add_no), "add_name": _s(add_name), "add_phone": _s(add_phone),
-            "add_cell": _s(add_cell), "edit_name": _s(edit_name), "edit_phone": _s(edit_phone),
-            "edit_duty": _s(edit_duty), "move_cell": _s(move_cell), "move_note": _s(move_note),
-            "train_date": _s(train_date), "train_title": _s(train_title),
-            "train_hours": train_hours if isinstance(train_hours, int | float | str) else None,
-        }  # fmt: skip
-        caller = web.caller_or_none()
-        if caller is None or not has_permission(caller, "roster"):
-            if caller is not None:
-                try:
-                    with engine.begin() as conn:
-                        roster.log_roster(conn, caller, "denied", f"roster {action}",
-                                          "no roster permission", ip=_ip())  # fmt: skip
-                except DBAPIError:
-                    pass
-            return [roster_message(t(roster.NO_PERMISSION, lang), "error")], no_update
+        caller = require(engine, "roster", (_error(t(roster.NO_PERMISSION, lang)), no_update),
+                         target=f"roster {action}")  # fmt: skip
+        values = _form(picked, form)
         try:
             with engine.begin() as conn:
-                ok = _run(conn, caller, action, form, lang)
+                ok = _run(conn, caller, action, values, lang)
         except roster.NumberUnavailable:
             # Word for word the answer to any refused write: no sign of the out-of-scope
             # worker who holds the number (geodata.roster.add_worker); auditors see a denial.
-            _log_denied(caller, action, "employee number unavailable")
-            return [roster_message(t(FAILED, lang), "error")], no_update
+            _log_refused(engine, caller, action, "employee number unavailable")
+            return _error(t(FAILED, lang)), no_update
         except roster.RosterError as exc:
             extra = str(exc)[len(exc.msgid) :].strip()
-            text_ = t(exc.msgid, lang) + (f" {extra}" if extra else "")
-            return [roster_message(text_, "error")], no_update
+            return _error(t(exc.msgid, lang) + (f" {extra}" if extra else "")), no_update
         except (LookupError, PermissionError) as exc:
-            _log_denied(caller, action, type(exc).__name__)
+            _log_refused(engine, caller, action, type(exc).__name__)
             msg = roster.NO_PERMISSION if isinstance(exc, PermissionError) else roster.NOT_IN_SCOPE
-            return [roster_message(t(msg, lang), "error")], no_update
-        except DBAPIError as exc:
-            log.warning("roster change failed: %s", exc.orig)
-            return [roster_message(t(FAILED, lang), "error")], no_update
+            return _error(t(msg, lang)), no_update
+        except (OperationalError, InterfaceError):
+            raise  # the database is unreachable: the guard's "database unavailable"
+        except DBAPIError as exc:  # the database refused the write (a constraint, a value)
+            log.warning("roster change refused by the database: %s", exc.orig)
+            return _error(t(FAILED, lang)), no_update
         except Exception:  # never a traceback to the browser
             log.exception("roster change failed")
-            return [roster_message(t(FAILED, lang), "error")], no_update
-        return [roster_message(ok, "ok")], (refresh or 0) + 1
+            return _error(t(FAILED, lang)), no_update
+        return [roster_message(ok, "ok")], (refresh if isinstance(refresh, int) else 0) + 1
+
+
+def _log_refused(engine: Engine, caller: Caller, action: str, detail: str) -> None:
+    """The roster's audit entry of a write geodata refused (one per attempt; see above)."""
+    try:
+        with engine.begin() as conn:
+            roster.log_roster(conn, caller, "denied", f"roster {action}", detail,
+                              ip=web.client_ip())  # fmt: skip
+    except DBAPIError:  # the refusal stands even if it cannot be logged
+        log.warning("roster refusal not logged (database unavailable)")

@@ -14,6 +14,7 @@ from dash import no_update
 from sqlalchemy import text
 
 from callbacks import roster as roster_callbacks
+from callbacks.guard import DB_UNAVAILABLE
 from dashboard import ids
 from dashboard.roster import WRITE_CONTROLS
 from geodata import roster
@@ -63,9 +64,17 @@ def _trigger(component_id: str, prop: str = "n_clicks") -> None:
     set_triggered(f"{component_id}.{prop}")
 
 
+def _action(fn, search=None, picked=None, refresh=0, **form):
+    """``roster_action`` called as Dash calls it: the form's fields as one dict."""
+    return fn["roster_action"](
+        clicks=[1] * len(roster_callbacks.ACTIONS), search=search, picked=picked,
+        form={k: form.get(k) for k in roster_callbacks.FORM_FIELDS}, refresh=refresh,
+    )  # fmt: skip
+
+
 def _act(fn, button: str, **form):
     _trigger(button)
-    return fn["roster_action"](**form)
+    return _action(fn, **form)
 
 
 def _worker(conn, path: str) -> str:
@@ -204,7 +213,7 @@ def test_admin_adds_moves_edits_and_trains(world, as_caller):
     assert n_changes >= 5
 
 
-@pytest.mark.parametrize("button", list(roster_callbacks._ACTIONS))
+@pytest.mark.parametrize("button", list(roster_callbacks.ACTIONS))
 def test_supervisor_changes_nothing(world, as_caller, button):
     fn, conn, town = world["fn"], world["conn"], world["town"]
     as_caller("supervisor", PREF)
@@ -338,11 +347,11 @@ def test_database_down_gives_messages(settings, as_caller):
     as_caller("admin", PREF)
     try:
         out = app.functions["list_roster"](False, None, "active", [], "?lang=en", 0)
-        assert t(roster_callbacks.DB_UNAVAILABLE, "en") in repr(out[1])
+        assert t(DB_UNAVAILABLE, "en") in repr(out[1])
         _trigger(ids.ROSTER_ADD)
-        msg, refresh = app.functions["roster_action"](
-            search="?lang=en", add_no="CB-0005", add_name="x", add_phone="13912345678",
-            add_cell="532901001001",
+        msg, refresh = _action(
+            app.functions, search="?lang=en", add_no="CB-0005", add_name="x",
+            add_phone="13912345678", add_cell="532901001001",
         )  # fmt: skip
         assert refresh is no_update and "error" in repr(msg)
     finally:
@@ -371,7 +380,7 @@ def test_crafted_values_are_messages_not_exceptions(world, as_caller, junk):
     fn, conn = world["fn"], world["conn"]
     as_caller("admin", PREF)
     before = _snapshot(conn)
-    for button in roster_callbacks._ACTIONS:
+    for button in roster_callbacks.ACTIONS:
         msg, refresh = _act(
             fn, button, search=junk, picked=junk, add_no=junk, add_name=junk, add_phone=junk,
             add_cell=junk, edit_name=junk, edit_phone=junk, edit_duty=junk, move_cell=junk,
