@@ -51,6 +51,10 @@ ID_RE = re.compile(r"(?<![0-9.*])[0-9]{17}[0-9Xx](?![0-9*])")
 #: id is not reported as personal data (nor can a real number hide inside one: it would not be
 #: a valid UUID's fixed 8-4-4-4-12 shape with the hyphens).
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: Hex digests (a photo's sha256, ETags) are random hex too: about 1 in 100 sha256 digests
+#: holds an 18-digit run shaped like an ID number. Runs of 32 or more hex characters are
+#: blanked as well (an ID or phone number is 18 or 11 characters: it cannot hide in one).
+HEX_DIGEST_RE = re.compile(r"(?<![0-9a-zA-Z])[0-9a-fA-F]{32,}(?![0-9a-zA-Z])")
 PHONE_RE = re.compile(r"(?<![0-9.*])1[3-9][0-9]{9}(?![0-9*])")
 
 #: Content types whose bodies are not text (not scanned).
@@ -67,7 +71,7 @@ def find_personal_data(body: str | bytes, known: Iterable[str] = ()) -> list[str
     itself leak them): ``["id 5329**********123X", "phone 138****1234", ...]``."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    body = UUID_RE.sub("<uuid>", body)
+    body = HEX_DIGEST_RE.sub("<digest>", UUID_RE.sub("<uuid>", body))
     hits = [f"id {_mask(m)}" for m in ID_RE.findall(body)]
     hits += [f"phone {_mask(m)}" for m in PHONE_RE.findall(body)]
     hits += [f"known value {_mask(v)}" for v in known if v and v in body]

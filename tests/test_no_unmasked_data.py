@@ -235,6 +235,11 @@ def test_the_scan_catches_raw_values(client, world):
         ('{"uuid":"5f0e2c1d-9a7b-4c3e-8d21-a13812341234"}', 0),
         # ...but a number beside one is still caught
         ('{"uuid":"5f0e2c1d-9a7b-4c3e-8d21-a1381234123b","tel":"13812341234"}', 1),
+        # a photo's sha256 with an ID-shaped digit run is a digest, not an ID number...
+        ('{"sha256":"ab7531234567890119885c' + "0" * 42 + '"}', 0),
+        # ...but an ID beside one is still caught, and a bare 18-digit run is not a digest
+        ('{"sha256":"' + "c" * 64 + '","id":"53290119900101123X"}', 1),
+        ("532901199001011234", 1),
     ],
 )
 def test_patterns(body, hits):
