@@ -34,6 +34,7 @@ from geodata.cells import check_scope_path, view_params
 from geodata.safe_text import clean_text
 from geodata.security_log import log_security
 from geodata.stats import check_int
+from gridcmd.vocab import TZ
 
 __all__ = [
     "ID_SEARCH_LIMIT",
@@ -341,7 +342,8 @@ _DETAIL_SQL = f"""
 def resident_detail_masked(
     conn: Connection, scope_path: str, resident_id: int
 ) -> dict[str, Any] | None:
-    """One resident of the scope, masked: ``{id, name, id_masked, phone_masked, gender, age,
+    """One resident of the scope, masked: ``{id, name, id_masked, phone_masked, gender, age (on
+    today's date in Dali),
     household_no, address, household_size, cell_code, cell_name, synthetic}``; None when the
     id is unknown or outside the scope."""
     check_scope_path(scope_path)
@@ -351,7 +353,7 @@ def resident_detail_masked(
         return None
     row = conn.execute(
         text(_DETAIL_SQL),
-        {"id": resident_id, "scope": scope_path, "today": dt.date.today()},
+        {"id": resident_id, "scope": scope_path, "today": dt.datetime.now(TZ).date()},
     ).mappings().first()  # fmt: skip
     return dict(row) if row else None
 
