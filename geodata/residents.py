@@ -342,10 +342,9 @@ _DETAIL_SQL = f"""
 def resident_detail_masked(
     conn: Connection, scope_path: str, resident_id: int
 ) -> dict[str, Any] | None:
-    """One resident of the scope, masked: ``{id, name, id_masked, phone_masked, gender, age (on
-    today's date in Dali),
-    household_no, address, household_size, cell_code, cell_name, synthetic}``; None when the
-    id is unknown or outside the scope."""
+    """One resident of the scope, masked: ``{id, name, id_masked, phone_masked, gender, age,
+    household_no, address, household_size, cell_code, cell_name, synthetic}`` (age on today's
+    date in Dali); None when the id is unknown or outside the scope."""
     check_scope_path(scope_path)
     if isinstance(resident_id, bool) or not isinstance(resident_id, int):
         raise ValueError(f"resident id must be an integer, not {resident_id!r}")
