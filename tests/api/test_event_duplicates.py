@@ -1,8 +1,9 @@
 """POST /api/v1/events answers the possible duplicates of the report (geodata.duplicates).
 
-Every test reports around its own spot (deep inside the worker's county) at its own time far in
-the past, so the events of other tests (the session's API database is shared) lie outside the
-72-hour window and cannot show up."""
+Every test reports around its own spot (deep inside the worker's county, 700 m from any other
+test's), so the events of other tests (the session's API database is shared) lie outside the
+300 m radius and cannot show up; times are twenty days back, inside the phone API's 30-day
+window for client times and far from the demo's events."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ import api.v1.events
 from api.v1.schemas import MAX_POSSIBLE_DUPLICATES, PossibleDuplicateOut
 
 GEOD = Geod(ellps="WGS84")
-#: Each test gets its own fortnight (the window is 72 h), years before the demo's events.
-_FORTNIGHTS = itertools.count()
+#: Each test gets its own place: one of nine points 700 m apart (the radius is 300 m), so its
+#: reports never meet another test's. Times are inside the phone API's 30-day window.
+_SPOTS = itertools.count()
+_GRID_M = 700.0
 ITEM_KEYS = {"id", "uuid", "category", "subcategory", "status", "distance_m", "reported_at",
              "own"}  # fmt: skip
 # (no phone or ID numbers: the reporter's own answer echoes them, and the session-wide scan of
@@ -32,7 +35,7 @@ SECRET_SUB = "王五宅基地 sub-9c1e"
 
 
 @pytest.fixture(scope="module")
-def spot(api_engine, workers) -> tuple[float, float]:
+def centre(api_engine, workers) -> tuple[float, float]:
     """The point deepest inside the first worker's county (≥ 2 km from its border)."""
     county = ".".join(workers[0].grid_path.split(".")[:2])
     with api_engine.connect() as conn:
@@ -52,8 +55,23 @@ def spot(api_engine, workers) -> tuple[float, float]:
 
 
 @pytest.fixture()
+def spot(centre) -> tuple[float, float]:
+    """This test's own point: a 3 × 3 grid around ``centre`` (≤ 990 m from it, so ≥ 1 km
+    inside the county with a 300 m circle around it)."""
+    k = next(_SPOTS)
+    assert k < 9, "more tests than places: widen the grid"
+    dx, dy = (k % 3 - 1) * _GRID_M, (k // 3 - 1) * _GRID_M
+    lon, lat, _ = GEOD.fwd(centre[0], centre[1], 90.0, dx) if dx else (*centre, 0)
+    lon, lat, _ = GEOD.fwd(lon, lat, 0.0, dy) if dy else (lon, lat, 0)
+    return lon, lat
+
+
+@pytest.fixture()
 def t0() -> dt.datetime:
-    return dt.datetime(2019, 1, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=14 * next(_FORTNIGHTS))
+    """Twenty days ago on the hour: every report of a test (t0 ± 80 h) is inside the phone
+    API's 30-day window for client times."""
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return now - dt.timedelta(days=20)
 
 
 def at(spot, metres: float = 0.0, azimuth: float = 90.0) -> tuple[float, float]:
