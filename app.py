@@ -34,6 +34,7 @@ from api.geo import geo_blueprint
 from api.households import households_blueprint
 from api.live import live_blueprint
 from api.media import media_blueprint
+from api.resident_exports import resident_exports_blueprint
 from api.v1 import api_blueprint
 from callbacks import register
 from dashboard import ASSETS_DIR
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(media_blueprint(engine, caller_scope, settings.photo_dir))
     server.register_blueprint(live_blueprint(engine, caller_scope))
     server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
+    server.register_blueprint(resident_exports_blueprint(engine))  # POST /export/residents.csv
     install_error_handlers(server)  # JSON (or a plain 404), never HTML or a traceback
     dash_setup = _DashSetup()
     server.before_request(dash_setup)  # before Dash's hook (see _DashSetup)

@@ -4,7 +4,11 @@
 form, results table, pagination, CSV export, the reason form for "show full");
 ``callbacks/population.py`` fills them. Everything shown is built from Dash components (text,
 never HTML) from **masked** records: the raw ID/phone numbers appear only in the reply to a
-permitted, reasoned, audited unmask request (:func:`unmasked_values`).
+permitted, reasoned, audited unmask request (:func:`unmasked_values`). The lookup's messages
+are here too: the panel's callbacks and the CSV export (``POST /export/residents.csv``,
+``api/resident_exports.py``; its header and cells: :func:`export_header`,
+:func:`export_cells`) show the same words. The export button posts the typed query to that
+route and saves the file (``dashboard/assets/population.js``).
 
 :func:`household_overlay_for` is the "住户 / Households" overlay (off by default): a clustered
 GeoJSON layer on ``GET /geo/households.geojson?bbox=`` whose markers and escaped tooltips are
@@ -24,8 +28,16 @@ from dashboard import ids
 from gridcmd.i18n import DEFAULT_LANG, t
 
 __all__ = [
+    "BAD_QUERY",
     "HOUSEHOLDS",
     "HOUSEHOLDS_PATH",
+    "ID_SEARCH_LIMITED",
+    "ID_SEARCH_REASON",
+    "ID_SEARCH_REFUSED",
+    "NOT_PERMITTED",
+    "RESIDENTS_EXPORT_PATH",
+    "export_cells",
+    "export_header",
     "household_layer",
     "household_overlay_for",
     "pop_message",
@@ -58,9 +70,22 @@ CONFIRM = "Show full numbers"
 CANCEL = "Cancel unmasking"
 MASKED_NOTE = "ID and phone numbers are masked; showing one in full is recorded."
 SEARCH_REASON = "Reason for an ID or phone number search (recorded)"
+NOT_PERMITTED = "You are not permitted to do this."
+BAD_QUERY = (
+    "Search by the start of a name, a full ID number or its last 4 or 6 characters, or a "
+    "full mobile number or its last 4 digits."
+)
+ID_SEARCH_REFUSED = (
+    "Searching by ID or phone number needs the permission to see full numbers: search by name."
+)
+ID_SEARCH_REASON = "Give a reason of at least 4 characters to search by ID or phone number."
+ID_SEARCH_LIMITED = "Too many ID or phone number searches: try again in {minutes} minutes."
+DB_UNAVAILABLE = "The database is unavailable."
 
 #: The households route (``api/households.py``) that the household layer reads.
 HOUSEHOLDS_PATH = "/geo/households.geojson"
+#: The CSV export of the lookup (``api/resident_exports.py``), posted to by the export button.
+RESIDENTS_EXPORT_PATH = "/export/residents.csv"
 #: supercluster options of the household layer: no clusters from zoom 17 on.
 CLUSTER_OPTIONS: dict[str, Any] = {"radius": 60, "maxZoom": 16}
 
@@ -203,7 +228,12 @@ def population_controls(lang: str = DEFAULT_LANG) -> list[Any]:
             ),  # fmt: skip
             dcc.Store(id=ids.POP_PAGE, data=None),
             dcc.Store(id=ids.POP_UNMASK_TARGET, data=None),
-            dcc.Download(id=ids.POP_DOWNLOAD),
+            # What population.js needs to post the export and to word its failure.
+            dcc.Store(
+                id=ids.POP_EXPORT_CONFIG,
+                data={"url": RESIDENTS_EXPORT_PATH, "filename": "residents.csv",
+                      "unavailable": t(DB_UNAVAILABLE, lang)},
+            ),  # fmt: skip
         ],
         id=ids.POP_PANEL,
         className="gc-pop-panel",
@@ -266,3 +296,16 @@ def unmasked_values(record: Mapping[str, Any], lang: str = DEFAULT_LANG) -> list
             className="gc-pop-unmasked",
         )
     ]
+
+
+def export_header(lang: str = DEFAULT_LANG) -> list[str]:
+    """The header row of the CSV export: the results table's columns, then ``cell_code``."""
+    return [t(COL_NAME, lang), t(COL_ID, lang), t(COL_PHONE, lang), t(COL_HOUSEHOLD, lang),
+            t(COL_CELL, lang), "cell_code"]  # fmt: skip
+
+
+def export_cells(row: Mapping[str, Any]) -> list[Any]:
+    """One result row (masked values only) as the export's cells, in :func:`export_header`
+    order. The formula-injection guard is the exporter's job (``api/resident_exports.py``)."""
+    return [row["name"], row["id_masked"], row["phone_masked"], row["household_no"],
+            row["cell_name"], row["cell_code"]]  # fmt: skip

@@ -27,6 +27,7 @@ from geodata import live
 from geodata.accounts import create_account
 from geodata.sessions import create_session
 from gridcmd.settings import Settings
+from gridcmd.vocab import PERMISSIONS
 from tests.conftest import engine_on
 
 COUNTY_A, COUNTY_B = "532901", "532922"
@@ -205,8 +206,8 @@ def _assert_clean(world: World, body: bytes, where: str) -> None:
 # ----------------------------------------------------------------------------- route probes
 
 
-def _route_probes(world: World, county: str) -> dict[str, list[str]]:
-    """Endpoint → GET URLs aimed at ``county``'s data."""
+def _route_probes(world: World, county: str) -> dict[str, list[Any]]:
+    """Endpoint → requests aimed at ``county``'s data: GET URLs, or ``(method, url, body)``."""
     c = world.ids[county]
     x0, y0, x1, y1 = world.bbox[county]
     bbox = f"{x0:.4f},{y0:.4f},{x1:.4f},{y1:.4f}"
@@ -235,7 +236,20 @@ def _route_probes(world: World, county: str) -> dict[str, list[str]]:
         "exports.events_csv": [f"/export/events.csv?q=CANARY-EVT-{county}",
                                "/export/events.csv?q=CANARY"],
         "exports.events_xlsx": [f"/export/events.xlsx?q=CANARY-EVT-{county}"],
+        # 人口信息查询 export (api/resident_exports.py): the query is a POST body, never a URL
+        "resident_exports.residents": [
+            ("POST", "/export/residents.csv", {"query": q, "reason": "matrix probe"})
+            for q in ("CANARY", f"CANARY-RES-{county}", f"{county}19800101123X", "123X")
+        ],
     }  # fmt: skip
+
+
+def _request(client, probe, **kw):
+    """A route probe: a URL (GET) or ``(method, url, json body)``."""
+    if isinstance(probe, str):
+        return client.get(probe, **kw)
+    method, url, body = probe
+    return client.open(url, method=method, json=body, **kw)
 
 
 def _live_ids(body: bytes) -> tuple[set[int], set[int]]:
@@ -351,9 +365,6 @@ def _callback_probes(world: World, county: str) -> dict[str, list[tuple[str, dic
                                             "gc-pop-reason.value": "matrix probe",
                                             "__pattern__": {"id": (c["resident"],)}}),
         ],
-        "export_population": [("gc-pop-export.n_clicks", {
-            "gc-pop-export.n_clicks": 1, "gc-pop-query.value": f"CANARY-RES-{county}",
-            "gc-pop-page.data": {"q": f"CANARY-RES-{county}", "page": 0}})],
         "household_layer_url": [("gc-view.data", {"gc-view.data": view,
                                                   "gc-layers-control.overlays": ["住户"]})],
         # 安全日志 (callbacks/audit.py): entries of the caller's jurisdiction only
@@ -468,7 +479,7 @@ def test_routes_never_leak_another_county(world, role):
     b = world.ids[COUNTY_B]
     for endpoint, urls in _route_probes(world, COUNTY_B).items():
         for url in urls:
-            resp = client.get(url, headers={"Accept-Encoding": "gzip"})
+            resp = _request(client, url, headers={"Accept-Encoding": "gzip"})
             assert resp.status_code < 500, f"{role} {url}: {resp.status_code}"
             body = _body(resp)
             _assert_clean(world, body, f"{role} GET {url}")
@@ -486,6 +497,10 @@ def test_routes_never_leak_another_county(world, role):
     assert b"CANARY-CAM-" + COUNTY_A.encode() in _body(client.get("/geo/cameras.geojson"))
     # county A's own units (named after the county) are on the departments layer
     assert world.names[COUNTY_A].encode() in _body(client.get("/geo/departments.geojson"))
+    # the resident export holds county A's canary for the roles that may export
+    if "export" in PERMISSIONS[role]:
+        export = _request(client, ("POST", "/export/residents.csv", {"query": "CANARY"}))
+        assert b"CANARY-RES-" + COUNTY_A.encode() in _body(export)
 
 
 @pytest.mark.parametrize("role", DASHBOARD_ROLES)
@@ -527,7 +542,7 @@ def test_no_session_or_worker_account_gets_nothing(world, who):
     client = _client(world, who)
     for _endpoint, urls in _route_probes(world, COUNTY_A).items():
         for url in urls:
-            resp = client.get(url)
+            resp = _request(client, url)
             if who is None:
                 assert resp.status_code in (302, 401), f"anonymous {url}: {resp.status_code}"
                 if resp.status_code == 302:

@@ -1,9 +1,10 @@
 """The personal-data scan (issue 5, §6): representative API and dashboard requests — pages,
-GeoJSON routes, the mobile API, and Dash callback POSTs of the population lookup, the cell
-panel and the live details — through the Flask test client, every response checked by
-:func:`tests.scan.scanning` for unmasked ID and mobile numbers (by pattern, and by the exact
-raw values of every resident and worker in the database). The only response allowed to carry
-raw values is the reply to an audited unmask request, and the scan is shown to catch it."""
+GeoJSON routes, the mobile API, Dash callback POSTs of the population lookup, the cell
+panel and the live details, and the lookup's CSV export — through the Flask test client,
+every response checked by :func:`tests.scan.scanning` for unmasked ID and mobile numbers (by
+pattern, and by the exact raw values of every resident and worker in the database). The only
+response allowed to carry raw values is the reply to an audited unmask request, and the scan
+is shown to catch it."""
 
 from __future__ import annotations
 
@@ -176,13 +177,12 @@ def test_responses_hold_no_unmasked_personal_data(client, world):
             client, world, "unmask_form", {f"{ids.POP_SHOW}.n_clicks": [(r["id"], 1)]}, show
         )
         assert form["response"][ids.POP_UNMASK_TARGET]["data"] == r["id"]
-        export = _post(
-            client, world, "export_population",
-            {f"{ids.POP_EXPORT}.n_clicks": 1, f"{ids.POP_QUERY}.value": r["name"][0],
-             f"{ids.POP_PAGE}.data": store},
-            f"{ids.POP_EXPORT}.n_clicks",
-        )  # fmt: skip
-        assert "content" in export["response"][ids.POP_DOWNLOAD]["data"]
+        # The lookup's export (api/resident_exports.py): by name, and by phone with a reason.
+        for query in (r["name"][0], r["phone"]):
+            export = client.post("/export/residents.csv",
+                                 json={"query": query, "reason": "核实 走访 对象"})  # fmt: skip
+            assert export.status_code == 200 and export.mimetype == "text/csv", query
+            assert export.get_data().count(b"\n") >= 2, query  # a header and a row at least
         view = {"bounds": [[r["lat"] - 0.01, r["lon"] - 0.01], [r["lat"] + 0.01, r["lon"] + 0.01]],
                 "zoom": 15, "size": [800, 600]}  # fmt: skip
         _post(

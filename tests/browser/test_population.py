@@ -1,11 +1,15 @@
 """The population lookup and the household overlay in real headless Chromium: the header button
 opens the panel, a search shows masked rows, "show full" asks for a reason and then shows the
-raw values once (audited); the households overlay is off by default and draws clustered
-points when ticked; tooltips are escaped."""
+raw values once (audited); the export button downloads a masked CSV of the matches on screen
+(posted to /export/residents.csv: the query never in a URL); the households overlay is off by
+default and draws clustered points when ticked; tooltips are escaped."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -14,6 +18,7 @@ from dashboard import ids
 from geodata.demo.residents import delete_residents, seed_residents
 from tests.browser.conftest import screenshot, wait_for_grid
 from tests.conftest import FIXTURE_SCALE, FIXTURE_SEED
+from tests.scan import assert_no_personal_data
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +83,41 @@ def test_lookup_masks_and_unmasks_once(page, live_url, residents, engine):
     page.locator(f"#{ids.POP_UNMASK_CANCEL}").click()
     form.wait_for(state="hidden")
     assert raw[0]["id_number"] not in page.content()
+
+
+def test_export_downloads_a_masked_csv(page, page_log, live_url, residents, engine):
+    open_map(page, live_url)
+    page.locator(f"#{ids.POP_OPEN}").click()
+    surname = residents[0]["name"][0]
+    query = page.locator(f"#{ids.POP_QUERY}")
+    query.fill(surname)
+    query.press("Enter")
+    page.locator(".gc-pop-table").wait_for(state="visible", timeout=10_000)
+    export = page.locator(f"#{ids.POP_EXPORT}")
+    page.wait_for_function(f"() => !document.getElementById('{ids.POP_EXPORT}').disabled")
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT coalesce(max(id), 0) FROM security_log")).scalar()
+    with page.expect_download(timeout=15_000) as download:
+        export.click()
+    assert download.value.suggested_filename == "residents.csv"
+    body = Path(download.value.path()).read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf")
+    known = [r["id_number"] for r in residents] + [r["phone"] for r in residents]
+    assert_no_personal_data(body, known=known, where="residents.csv download")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["姓名", "身份证号"] and len(rows) > 1
+    assert all(r[0].startswith(surname) and "*" in r[1] and "*" in r[2] for r in rows[1:])
+    # The query went in the POST body: no request URL carries it.
+    posted = [u for u in page_log.requests if "/export/residents.csv" in u]
+    assert posted and all(u.endswith("/export/residents.csv") for u in posted)
+    with engine.connect() as conn:
+        kinds = conn.execute(
+            text("SELECT kind, detail FROM security_log WHERE id > :i ORDER BY id"), {"i": before}
+        ).all()
+    assert ("export", f"query {surname!r}: {len(rows) - 1} rows") in [tuple(k) for k in kinds]
+    # A new query typed but not searched: no export of something not on screen.
+    query.fill(surname + "一")
+    page.wait_for_function(f"() => document.getElementById('{ids.POP_EXPORT}').disabled")
 
 
 def test_households_overlay_off_by_default_then_drawn(page, live_url, residents):

@@ -4,8 +4,6 @@ a permitted caller (audited)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -92,14 +90,21 @@ def _search(cbs, query, store=None, trigger=ids.POP_SEARCH, search=None, reason=
     return cbs["search_population"](1, 0, 0, 0, query, reason, store, search)
 
 
-def test_registered_callbacks(cbs):
-    assert set(cbs) == {
+def test_registered_callbacks(engine, settings):
+    app = FakeApp()
+    population.register(app, engine, settings)
+    assert set(app.functions) == {
         "toggle_population",
         "search_population",
         "unmask_form",
-        "export_population",
         "household_layer_url",
     }
+    # The export is a route (tests/api/test_resident_exports.py) that the button posts to.
+    wired = {fn.function_name: [(d.component_id, d.component_property) for d in deps]
+             for fn, deps in app.clientside}  # fmt: skip
+    assert wired["exportCsv"][:2] == [(ids.POP_STATUS, "children"), (ids.POP_EXPORT, "n_clicks")]
+    assert (ids.POP_QUERY, "value") in wired["exportCsv"]
+    assert wired["exportStale"] == [(ids.POP_EXPORT, "disabled"), (ids.POP_QUERY, "value")]
 
 
 def test_toggle(cbs):
@@ -251,45 +256,6 @@ def test_unmask_out_of_scope_and_bad_reason(cbs, engine, raw, secrets_, as_calle
     assert "at least 4 characters" in repr(short[3])
     forged = cbs["unmask_form"]([1], 1, 0, "1 OR 1=1", "a good reason", "?lang=en")
     _clean((form, reply, short, forged), secrets_)
-
-
-def test_export_is_masked_and_logged(cbs, engine, raw, secrets_, as_caller):
-    as_caller("dispatcher", DALI_CITY, can_unmask=False)
-    surname = _in(raw, DALI_CITY)[0]["name"][0]
-    before = _max_log(engine)
-    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    store = _search(cbs, surname)[2]
-    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    assert cbs["export_population"](1, surname + "x", "", store, None) == (
-        no_update, no_update)  # fmt: skip
-    data, _status = cbs["export_population"](1, surname, "", store, None)
-    _clean(data, secrets_)
-    rows = list(csv.reader(io.StringIO(data["content"].lstrip("\ufeff"))))
-    expected = [r for r in _in(raw, DALI_CITY) if r["name"].startswith(surname)]
-    assert rows[0][:2] == ["姓名", "身份证号"] and len(rows) - 1 == len(expected)
-    assert all("*" in row[1] and "*" in row[2] for row in rows[1:])
-    (log,) = _log_after(engine, before)
-    assert log["kind"] == "export" and f"{len(expected)} rows" in log["detail"]
-
-
-def test_export_logs_a_masked_query_and_refuses_workers(cbs, engine, raw, secrets_, as_caller):
-    as_caller("commander", PREFECTURE)
-    r = _in(raw, DALI_CITY)[0]
-    before = _max_log(engine)
-    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    store = _search(cbs, r["phone"])[2]
-    set_triggered(f"{ids.POP_EXPORT}.n_clicks")
-    data, _ = cbs["export_population"](1, r["phone"], REASON, store, None)
-    _clean(data, secrets_)
-    logs = _log_after(engine, before)
-    # The search and the export's own run of it are identifier searches: logged as such.
-    assert [x["kind"] for x in logs] == ["id_search", "id_search", "export"]
-    log = logs[-1]
-    assert r["phone"] not in log["detail"] and mask_phone(r["phone"]) in log["detail"]
-    assert r["phone"] not in repr(logs) and all(REASON in x["detail"] for x in logs[:2])
-    as_caller("grid_worker", PREFECTURE)
-    assert cbs["export_population"](1, r["phone"], REASON, store, None)[0] is no_update
-    assert cbs["export_population"](1, None, None, None, None) == (no_update, no_update)
 
 
 def test_household_layer_url(cbs):
