@@ -5,10 +5,10 @@ database, bad arguments) ends with one ``error: ...`` line and a non-zero exit c
 traceback.
 
 One module per command group (``db``, ``seed``, ``lod``, ``token`` → :mod:`.tokens`, ``user``
-→ :mod:`.users`, ``camera`` → :mod:`.cameras`, ``audit``) or command (``check``/``attribute``
-→ :mod:`.checks`, ``simulate``, ``serve``, ``supervise``); what they share is in
-:mod:`.common`. This module only assembles them: ``gridcmd = "gridcmd.cli:main"``, and
-``python -m gridcmd.cli`` runs :mod:`.__main__`.
+→ :mod:`.users`, ``camera`` → :mod:`.cameras`, ``audit``, ``import`` → :mod:`.imports`) or
+command (``check``/``attribute`` → :mod:`.checks`, ``simulate``, ``serve``, ``supervise``);
+what they share is in :mod:`.common`. This module only assembles them: ``gridcmd =
+"gridcmd.cli:main"``, and ``python -m gridcmd.cli`` runs :mod:`.__main__`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gridcmd.cli import (
     cameras,
     checks,
     db,
+    imports,
     lod,
     seed,
     serve,
@@ -63,6 +64,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(users.app, name="user")
 app.add_typer(cameras.app, name="camera")
 app.add_typer(audit.app, name="audit")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:
