@@ -38,7 +38,7 @@ from api.resident_exports import resident_exports_blueprint
 from api.v1 import api_blueprint
 from callbacks import register
 from dashboard import ASSETS_DIR
-from dashboard.layout import STRINGS, make_serve_layout
+from dashboard.layout import make_serve_layout, page_title
 from dashboard.tiles import tiles_blueprint
 from geodata.db import make_engine
 from gridcmd import pgserver
@@ -120,13 +120,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         serve_locally=True,
         assets_folder=str(ASSETS_DIR),
         assets_ignore=r"^hls\.min\.js$",  # 600 kB: cameras.js loads it on demand
-        title=STRINGS["title"],
+        title=page_title(),
         update_title=None,
     )
     app.layout = make_serve_layout(
         engine,
         scope=_layout_scope,
-        county_url=app.get_relative_path("/geo/cells.geojson") + "?level=2",
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
         live_poll_ms=settings.live_poll_ms,

@@ -1,6 +1,9 @@
-"""Dash callbacks: thin glue (inputs → caller's scope → one geodata call → one render call).
+"""Dash callbacks: thin glue (inputs → the caller and its permission → one geodata call → one
+render call → outputs).
 
-Who is asking comes from :mod:`gridcmd.web` (shared with the REST routes).
+Who is asking comes from :mod:`gridcmd.web` (shared with the REST routes);
+:mod:`callbacks.guard` checks the permission, logs refusals and turns a database failure into
+the standard message. Rendering is ``dashboard/``'s (panels) and ``layers/``' (map objects).
 
 :func:`register` is the single entry point :func:`app.create_app` calls; each noun has its
 module (``callbacks/map.py``, ``callbacks/panel.py``, ...) with its own ``register``.

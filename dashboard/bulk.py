@@ -1,4 +1,4 @@
-"""Bulk selection (批量操作, issue 6 §3): draw a rectangle or polygon on the map to select the
+"""Bulk selection (批量操作): draw a rectangle or polygon on the map to select the
 open events inside it, then dispatch or escalate them together.
 
 :func:`draw_layer` goes in the map: a ``dl.FeatureGroup`` holding dash-leaflet's

@@ -1,4 +1,4 @@
-"""The case panel (案件办理, issue 6 §1–§3): layout and rendering, pure.
+"""The case panel (案件办理): layout and rendering, pure.
 
 :func:`case_panel` is the static frame (placed once on the page, hidden until an event is
 opened from the map or the event table); :func:`render_case` turns a

@@ -17,11 +17,10 @@ from gridcmd.i18n import DEFAULT_LANG, t
 from gridcmd.vocab import DEPARTMENT_KIND_MSGIDS
 from layers.departments import department_layer, department_overlay, departments_hideout
 
-__all__ = ["DEPARTMENTS", "DEPARTMENT_KIND_MSGIDS", "department_overlay_for", "kind_label"]
+__all__ = ["DEPARTMENTS", "department_overlay_for", "kind_label"]
 
 # msgids (English source texts; translations in gridcmd/locale/*/messages.po)
 DEPARTMENTS = "Departments"
-
 
 
 def kind_label(kind: str, lang: str = DEFAULT_LANG) -> str:

@@ -1,4 +1,4 @@
-"""The event table (事件列表, issue 6 §4): a large bottom drawer with the events of the
+"""The event table (事件列表): a large bottom drawer with the events of the
 caller's jurisdiction in a dash-ag-grid table, filters, a search box and export links.
 
 :func:`event_table_button` goes in the header, :func:`event_table_panel` on the page (hidden

@@ -7,9 +7,7 @@ DEMO_BADGE = "gc-demo-badge"
 DB_ALERT = "gc-db-alert"
 MAP = "gc-map"
 BASEMAP = "gc-basemap"
-COUNTY_LAYER = "gc-county-layer"
 LEGEND = "gc-legend"
-SUMMARY = "gc-summary"
 
 # --- Cell panel, search, metric selector, language switch (dashboard/panel.py, search.py;
 # --- callbacks/panel.py) ---
@@ -34,17 +32,18 @@ MESSAGE = "gc-message"  # toast for an unknown/malformed ?cell= (children; hidde
 LAYERS_CONTROL = "gc-layers-control"  # dl.LayersControl (basemaps + overlays)
 BASEMAP_NONE = "gc-basemap-none"  # the default "no basemap" base layer (empty LayerGroup)
 BASEMAP_MBTILES = "gc-basemap-mbtiles"  # TileLayer of the local MBTiles (/tiles/{z}/{x}/{y}.ext)
-EVENTS_LAYER = "gc-events-layer"  # dl.LayerGroup, filled by the live-data issue
-WORKERS_LAYER = "gc-workers-layer"  # dl.LayerGroup, filled by the live-data issue
+EVENTS_LAYER = "gc-events-layer"  # dl.LayerGroup holding the live events layer (an overlay)
+WORKERS_LAYER = "gc-workers-layer"  # dl.LayerGroup holding the live workers layer (an overlay)
 MAP_CONFIG = "gc-map-config"  # hidden div, data-config JSON for gridcmd.js (styles, texts, ids)
 SELECTED = "gc-selected"  # dcc.Store: the validated selected cell code (None: the root)
 VIEW = "gc-view"  # dcc.Store {bounds, zoom, size} set by gridcmd.js on every map moveend
+FLY = "gc-fly"  # a fly-to request (dl.Map.viewport dict), shifted clear of the panels (gridcmd.js)
+DOCK = "gc-dock"  # the right column holding the floating panels (dashboard/layout.py)
 
-# --- live layers (issue 4): dashboard/live.py, callbacks/live.py, assets/live.js
+# --- live layers: dashboard/live.py, callbacks/live.py, assets/live.js
 LIVE_EVENTS = "gc-live-events"  # dl.GeoJSON (clustered events), data ← gridcmdLive.tick
 LIVE_WORKERS = "gc-live-workers"  # dl.GeoJSON (clustered workers), data ← gridcmdLive.tick
 LIVE_TRACK = "gc-live-track"  # dl.GeoJSON: a worker's track (line + time-stamped fixes)
-LIVE_TRACK_CURSOR = "gc-live-track-cursor"  # dl.CircleMarker moved by the playback slider
 LIVE_TICK = "gc-live-tick"  # dcc.Interval: poll period of the change feed (off w/o overlays)
 LIVE_CONFIG = "gc-live-config"  # dcc.Store: urls, poll period, stale threshold
 LIVE_STATUS_LINE = "gc-live-status"  # small status line: points shown, last update
@@ -62,6 +61,8 @@ LIVE_PLAY_LOAD = "gc-live-play-load"  # button: load the track for the period
 LIVE_PLAY_SLIDER = "gc-live-play-slider"  # dcc.Slider over the track's fixes
 LIVE_PLAY_TIME = "gc-live-play-time"  # the time stamp at the slider
 LIVE_PLAYBACK = "gc-live-playback"  # container of the playback controls
+LIVE_PLAY_WHO = "gc-live-play-who"  # name of the worker whose track is shown
+LIVE_TRACK_DATA = "gc-live-track-data"  # dcc.Store: the loaded track {times, coords}
 
 # --- Cameras (视频资源): overlay and player panel (layers/cameras.py, dashboard/cameras.py,
 # --- callbacks/cameras.py, assets/cameras.js) ---
@@ -72,11 +73,10 @@ CAMERA_CLOSE = "gc-camera-close"  # close button of the player box
 # --- Departments (部门) overlay: layers/departments.py, dashboard/departments.py,
 # --- api/departments.py, assets/departments.js ---
 DEPARTMENT_LAYER = "gc-department-layer"  # dl.GeoJSON, url → GET /geo/departments.geojson
-LIVE_PLAY_WHO = "gc-live-play-who"  # name of the worker whose track is shown
-LIVE_TRACK_DATA = "gc-live-track-data"  # dcc.Store: the loaded track {times, coords}
 
 # --- Population lookup (人口信息查询) and household overlay: dashboard/population.py,
-# --- callbacks/population.py, assets/households.js, assets/population.css ---
+# --- callbacks/population.py, api/resident_exports.py, assets/population.js,
+# --- assets/households.js, assets/population.css ---
 POP_OPEN = "gc-pop-open"  # header-side button opening the lookup panel
 POP_PANEL = "gc-pop-panel"  # the lookup panel (prop `hidden`)
 POP_CLOSE = "gc-pop-close"  # its close button
@@ -85,7 +85,7 @@ POP_SEARCH = "gc-pop-search"  # search button
 POP_SEARCH_REASON = "gc-pop-search-reason"  # dcc.Input: reason of an ID/phone search (logged)
 POP_STATUS = "gc-pop-status"  # "N matches · page x of y" or a message
 POP_RESULTS = "gc-pop-results"  # the results table (masked values only)
-POP_PAGE = "gc-pop-page"  # dcc.Store {"q", "page"}: the current query and page
+POP_PAGE = "gc-pop-page"  # dcc.Store {"key", "page"}: a keyed hash of the query, the page
 POP_PREV = "gc-pop-prev"  # previous page button
 POP_NEXT = "gc-pop-next"  # next page button
 POP_EXPORT = "gc-pop-export"  # export the current results (CSV, masked): population.js
@@ -141,7 +141,7 @@ AUDIT_CLOSE = "gc-audit-close"  # its close button
 AUDIT_KIND = "gc-audit-kind"  # dcc.Dropdown: filter by kind
 AUDIT_BODY = "gc-audit-body"  # the table or a message
 
-# --- Event table (事件列表, issue 6 §4): dashboard/event_table.py, callbacks/event_table.py,
+# --- Event table (事件列表): dashboard/event_table.py, callbacks/event_table.py,
 # --- api/exports.py, assets/event_table.css ---
 ET_OPEN = "gc-et-open"  # header button opening the event table
 ET_PANEL = "gc-et-panel"  # the bottom drawer (props `hidden`, `className`: collapsed or not)
@@ -162,7 +162,7 @@ ET_CSV = "gc-et-csv"  # html.A → /export/events.csv?<filters>
 ET_XLSX = "gc-et-xlsx"  # html.A → /export/events.xlsx?<filters>
 ET_MARKER = "gc-et-marker"  # dl.LayerGroup in the map: the event a row click flew to
 
-# --- Case panel (案件办理, issue 6 §1–§3): dashboard/cases.py, callbacks/cases.py,
+# --- Case panel (案件办理): dashboard/cases.py, callbacks/cases.py,
 # --- layers/cases.py, assets/cases.js ---
 CASE_PANEL = "gc-case-panel"  # the floating case panel (prop `hidden`)
 CASE_CLOSE = "gc-case-close"  # its close button (also clears the candidate markers)
@@ -182,11 +182,9 @@ CASE_HISTORY = "gc-case-history"  # the case's history (html.Details)
 CASE_STATE = "gc-case-state"  # dcc.Store (server-filled): {event, version, assign, merge_into}
 CASE_MARKERS = "gc-case-markers"  # dl.GeoJSON in the map: the event and ranked candidates
 
-# --- Supervision queues (督办, issue 6 §2): dashboard/supervision.py, callbacks/supervision.py
+# --- Supervision queues (督办): dashboard/supervision.py, callbacks/supervision.py
 SUP_OPEN = "gc-sup-open"  # header button (roles with `supervise` or `dispatch`)
 SUP_PANEL = "gc-sup-panel"  # the floating panel (prop `hidden`)
-FLY = "gc-fly"  # a fly-to request (dl.Map.viewport dict), shifted clear of the panels (gridcmd.js)
-DOCK = "gc-dock"  # the right column holding the floating panels (dashboard/layout.py)
 SUP_CLOSE = "gc-sup-close"  # its close button
 SUP_TABS = "gc-sup-tabs"  # dcc.Tabs: value supervised / overdue / escalated
 SUP_TAB_SUPERVISED = "gc-sup-tab-supervised"  # dcc.Tab (label carries the count)
@@ -200,7 +198,7 @@ SUP_REFRESH = "gc-sup-refresh"  # dcc.Store: bumped after a 督办, reloads the 
 SUP_ROW = "gc-sup-row"  # pattern-id type of a row's button {"type", "id": event id}: fly to it
 SUP_FLAG = "gc-sup-flag"  # pattern-id type of a row's 督办 button {"type", "id": event id}
 
-# --- Bulk selection (批量操作, issue 6 §3): dashboard/bulk.py, callbacks/bulk.py, assets/bulk.js
+# --- Bulk selection (批量操作): dashboard/bulk.py, callbacks/bulk.py, assets/bulk.js
 BULK_GROUP = "gc-bulk-group"  # dl.FeatureGroup in the map holding the drawn shapes
 BULK_DRAW = "gc-bulk-draw"  # dl.EditControl (rectangle/polygon; prop `geojson`)
 BULK_PANEL = "gc-bulk-panel"  # the panel (prop `hidden`): shown while a shape is drawn

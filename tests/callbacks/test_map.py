@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import callbacks.map as cmap
 from app import create_app
 from callbacks.map import cell_param, detail_zoom, selection_view
 from dashboard import ids
@@ -24,10 +23,7 @@ VIEW = {"bounds": [[24.3, 97.8], [27.3, 103.7]], "zoom": 8.25, "size": [1280, 80
 
 
 def _app(settings, engine):
-    app = create_app(settings, engine)
-    if f"{ids.GRID_LAYER}.url" not in " ".join(app.callback_map):
-        cmap.register(app, engine, settings)  # until callbacks.register wires it
-    return app
+    return create_app(settings, engine)  # callbacks.register wires the map callbacks
 
 
 @pytest.fixture(scope="module")

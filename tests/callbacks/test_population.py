@@ -1,4 +1,4 @@
-"""callbacks.population: called directly with ``callbacks.CALLER_OVERRIDE`` set to callers of
+"""callbacks.population: called directly with ``gridcmd.web.CALLER_OVERRIDE`` set to callers of
 different roles and scopes. No output holds a raw ID/phone number, except the unmask reply to
 a permitted caller (audited)."""
 
@@ -290,7 +290,7 @@ def _guesses(r: dict) -> list[str]:
 def test_masked_numbers_cannot_be_enumerated_through_search(
     cbs, engine, raw, secrets_, as_caller, role, can_unmask
 ):
-    """Issue 12's attack through the lookup panel: as a role without the unmask permission,
+    """The enumeration attack through the lookup panel: as a role without the unmask permission,
     search a name (masked ID shown), then guess the hidden digits and watch hit / no hit.
     Every guess gets the same refusal, and every one is in the security log."""
     as_caller(role, PREFECTURE, can_unmask=can_unmask)

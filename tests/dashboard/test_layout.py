@@ -10,7 +10,7 @@ import pytest
 
 from app import create_app
 from dashboard import ids
-from dashboard.layout import INITIAL, STRINGS, page, request_lang
+from dashboard.layout import INITIAL, page, page_title, request_lang
 from dashboard.tiles import tiles_blueprint
 from geodata.db import make_engine
 from tests.conftest import signed_in
@@ -95,17 +95,17 @@ def test_english_page():
         ensure_ascii=False,
     )
     assert "Dali Social Governance · Grid Command" in data
-    assert STRINGS["title"] not in data
+    assert page_title("zh") not in data
     assert '"href": "/?lang=en"' in data  # the root crumb keeps the language
 
 
 def test_served_layout_follows_the_page_language(client):
     zh = json.dumps(layout_json(client), ensure_ascii=False)
-    assert STRINGS["title"] in zh and "大理白族自治州" in zh
+    assert page_title("zh") in zh and "大理白族自治州" in zh
     en = json.dumps(
         layout_json(client, "http://127.0.0.1/?cell=532901&lang=en"), ensure_ascii=False
     )
-    assert "Dali Social Governance · Grid Command" in en and STRINGS["title"] not in en
+    assert "Dali Social Governance · Grid Command" in en and page_title("zh") not in en
 
 
 def test_mbtiles_base_layer_only_when_registered(settings, engine, accounts, tmp_path):
