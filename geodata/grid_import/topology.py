@@ -1,7 +1,8 @@
 """The topology report of a grid import: how the file's cells tile their parents. Pure.
 
 Findings, each a polygon with its area (m², on the WGS-84 ellipsoid: ``pyproj.Geod.
-geometry_area_perimeter``) and a location (a point on its surface, lon/lat):
+geometry_area_perimeter`` of the part with its edges densified to 0.001°, so that they run
+straight in lon/lat as stored) and a location (a point on its surface, lon/lat):
 
 * ``overlap`` — the part two cells of the file share (siblings, or cells of different parents);
 * ``gap`` — a part of a parent that none of its cells in the file covers;
@@ -44,6 +45,8 @@ MIN_AREA_M2 = 1.0
 #: A part less compact than this (4πA/P²) is a sliver.
 SLIVER_COMPACTNESS = 0.1
 _GEOD = Geod(ellps="WGS84")
+#: Longest edge (degrees, ~100 m) when measuring: a geodesic that short is straight in lon/lat.
+_DENSIFY_DEG = 0.001
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ def topology_report(
             if _approx_area_m2(part) < MIN_AREA_M2:
                 ignored[0] += 1
                 continue
-            area, perim = _GEOD.geometry_area_perimeter(part)
+            # Edges are straight in lon/lat (as PostGIS geometry draws them), not geodesics:
+            # densified first, a long edge of a thin part would otherwise bulge by metres.
+            area, perim = _GEOD.geometry_area_perimeter(shapely.segmentize(part, _DENSIFY_DEG))
             area = abs(area)
             if area < MIN_AREA_M2:
                 ignored[0] += 1

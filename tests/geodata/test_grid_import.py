@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from pyproj import Geod
 from sqlalchemy import text
 
 from geodata import migrate
@@ -25,6 +26,7 @@ from geodata.grid_import import ImportOptions, import_grids
 from geodata.grid_import.fields import resolve_fields
 from geodata.grid_import.problems import GridImportError
 from geodata.grid_import.read import encoding_from_cpg
+from geodata.grid_import.topology import topology_report
 from geodata.grid_import.validate import code_fits
 from tests.conftest import engine_on
 from tests.grid_region import (
@@ -132,6 +134,42 @@ def test_missing_and_misnamed_fields_are_named():
     assert msgs[1].startswith("missing field: no name field found")
     with pytest.raises(GridImportError, match="--code-field 'XX' is not a field"):
         resolve_fields(["DM", "MC"], code="XX")
+
+
+def test_topology_report_areas_locations_and_slivers():
+    """Two siblings that overlap by a 0.005° strip, a 0.001° sliver gap along the parent's top,
+    and a third child that sticks out of its parent."""
+    parent = shapely.box(110.0, 30.0, 110.4, 30.2)
+    kids = [
+        shapely.box(110.0, 30.0, 110.205, 30.199),
+        shapely.box(110.2, 30.0, 110.4, 30.199),
+        shapely.box(110.0, 30.199, 110.4, 30.25),
+    ]
+    rep = topology_report(["a", "b", "c"], ["P", "P", "P"], kids, {"P": parent})
+    got = [(f.kind, f.codes, f.parent, f.sliver) for f in rep.findings]
+    assert got == [
+        ("outside_parent", ("c",), "P", False),
+        ("overlap", ("a", "b"), "P", True),
+    ]
+    geod = Geod(ellps="WGS84")
+    strip = shapely.box(110.2, 30.0, 110.205, 30.199)
+    overlap = rep.findings[1]
+    assert overlap.area_m2 == pytest.approx(abs(geod.geometry_area_perimeter(strip)[0]), rel=1e-9)
+    assert strip.contains(shapely.Point(overlap.lon, overlap.lat))
+    (summary,) = rep.parents
+    assert summary.children == 3 and summary.fails_check
+    assert summary.outside == pytest.approx(0.4 * 0.05 / (0.4 * 0.25), rel=1e-6)
+    # Without the sticking-out child: the 0.001° strip along the top is a gap and a sliver.
+    rep = topology_report(["a", "b"], ["P", "P"], kids[:2], {"P": parent})
+    assert [(f.kind, f.sliver) for f in rep.findings] == [("gap", True), ("overlap", True)]
+    gap = rep.findings[0]
+    assert gap.area_m2 == pytest.approx(0.4 * 0.001 * 111_320**2 * np.cos(np.radians(30.2)),
+                                        rel=0.01)  # fmt: skip
+    assert gap.describe().startswith("gap (sliver)") and "in P" in gap.describe()
+    # Coordinate noise (a 1e-12° seam) is counted, not reported.
+    rep = topology_report(["a"], ["P"], [shapely.box(110.0, 30.0, 110.4, 30.2 - 1e-12)],
+                          {"P": parent})  # fmt: skip
+    assert rep.findings == [] and rep.ignored == 1 and not rep.parents[0].fails_check
 
 
 # ----------------------------------------------------------------------------- a whole region
