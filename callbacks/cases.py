@@ -30,7 +30,8 @@ from callbacks.guard import (
     require,
 )
 from dashboard import ids
-from dashboard.cases import ACTION_MSGIDS, empty_parts, render_case
+from dashboard.case_actions import ACTION_MSGIDS
+from dashboard.cases import empty_parts, render_case
 from geodata.cases import case_view
 from geodata.workflow import TRANSITIONS, Actor, WorkflowError, perform
 from gridcmd.i18n import lang_from_search, t

@@ -10,100 +10,33 @@ the suggested departments, the possible duplicates with a two-step 合并, and t
 
 Which buttons appear is exactly ``view["actions"]`` (``geodata.workflow.allowed_actions``):
 the simple actions in the button row; ``dispatch``/``reassign`` as the button of each
-candidate and department; ``merge`` as the button of each duplicate. Every text is a Dash
-text node (never HTML); ids are pattern ids of :mod:`dashboard.ids`.
+candidate and department; ``merge`` as the button of each duplicate (the actions' labels and
+the history's words: :mod:`dashboard.case_actions`). Every text is a Dash text node (never
+HTML); ids are pattern ids of :mod:`dashboard.ids`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from dash import dcc, html
 
 from dashboard import fmt, ids
+from dashboard.case_actions import ACTION_MSGIDS, ASSIGN_ACTIONS, NOTE_REQUIRED, history_list
 from dashboard.departments import kind_label
 from gridcmd.i18n import level_name, t
 from gridcmd.vocab import CATEGORY_MSGIDS, PRIORITY_MSGIDS, STATUS_MSGIDS
 from layers.cases import candidate_collection, candidates_layer, format_distance
 
 __all__ = [
-    "ACTION_MSGIDS",
-    "NOTE_TERMS",
-    "history_note",
-    "ASSIGN_ACTIONS",
-    "NOTE_REQUIRED",
     "case_markers_layer",
     "case_panel",
     "countdown_text",
     "empty_parts",
     "render_case",
 ]
-
-
-#: Workflow action → msgid of its button (zh: 立案, 派遣, 改派, 接单, 开始处置, 退回, 处置完毕,
-#: 核查通过, 核查不通过, 结案, 上报/升级, 督办, 注销, 合并).
-ACTION_MSGIDS: dict[str, str] = {
-    "accept": "Accept case",
-    "dispatch": "Dispatch",
-    "reassign": "Reassign",
-    "acknowledge": "Acknowledge",
-    "start": "Start handling",
-    "decline": "Decline (return)",
-    "resolve": "Mark resolved",
-    "verify": "Verification passed",
-    "reopen": "Verification failed",
-    "close": "Close case",
-    "escalate": "Escalate",
-    "supervise": "Supervise",
-    "reject": "Reject (void)",
-    "merge": "Merge",
-}
-#: Actions done from a candidate / department row rather than the button row.
-ASSIGN_ACTIONS = frozenset({"dispatch", "reassign"})
-#: Actions whose note (reason) is required (``geodata.workflow.TRANSITIONS``).
-NOTE_REQUIRED = frozenset({"reject", "decline", "resolve", "reopen"})
-
-
-#: The fixed phrases the workflow writes into history notes (``geodata.workflow``,
-#: ``geodata.supervision``), as msgids: shown in the reader's language.
-NOTE_TERMS: tuple[str, ...] = (
-    "supervised and unresolved for",
-    "absorbed duplicate event",
-    "(with dispatch)",
-    "overdue since",
-    "owner level",
-    "into event",
-    "from",
-    "department",
-    "priority",
-    "yellow",
-    "worker",
-    "blue",
-    "red",
-    "due",
-    "to",
-)
-_NOTE = re.compile(r"^(?P<action>[a-z_]+):(?P<details>.*?)(?:\s?\|\s(?P<user>.*))?$", re.S)
-_TERM = re.compile(
-    r"(?<![\w(])(" + "|".join(re.escape(x) for x in NOTE_TERMS) + r")(?![\w])"
-)
-
-
-def history_note(note: str, lang: str) -> str:
-    """A history note (``"<action>: <details> | <user note>"``) for people: the action's
-    label and the fixed phrases in ``lang``, the user's own words as written. Notes of any
-    other shape (older or imported rows) are shown as they are."""
-    m = _NOTE.match(note or "")
-    if m is None or m["action"] not in ACTION_MSGIDS:
-        return note or ""
-    details = _TERM.sub(lambda x: t(x.group(1), lang), m["details"].strip())
-    parts = [t(ACTION_MSGIDS[m["action"]], lang) + (f": {details}" if details else "")]
-    if m["user"]:
-        parts.append(m["user"])
-    return " — ".join(parts)
 
 
 def countdown_text(due_iso: str | None, now_iso: str | None, lang: str) -> str:
@@ -342,23 +275,8 @@ def _duplicates(view: Mapping[str, Any], lang: str, merge_into: int | None) -> l
 def _history(view: Mapping[str, Any], lang: str) -> list[Any]:
     if not view["history"]:
         return []
-    return [
-        html.Details(
-            [
-                html.Summary(t("History", lang) + f" ({len(view['history'])})"),
-                html.Ol(
-                    [
-                        html.Li(
-                            f"{fmt.local_time(h['at'])} "
-                            f"{t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
-                            + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
-                        )
-                        for h in view["history"]
-                    ]
-                ),
-            ]
-        )
-    ]
+    summary = html.Summary(t("History", lang) + f" ({len(view['history'])})")
+    return [html.Details([summary, history_list(view["history"], lang)])]
 
 
 def empty_parts() -> dict[str, Any]:

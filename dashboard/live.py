@@ -16,7 +16,7 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard import fmt, ids
-from dashboard.cases import history_note
+from dashboard.case_actions import history_list
 from gridcmd.i18n import t
 from gridcmd.vocab import CATEGORY_MSGIDS, EVENT_CATEGORIES, EVENT_STATUSES, STATUS_MSGIDS
 from layers.live import event_hideout, events_layer, track_layer, worker_hideout, workers_layer
@@ -203,18 +203,7 @@ def event_panel(ev: Mapping[str, Any], lang: str) -> list[Any]:
             )
         )
     if ev["history"]:
-        parts.append(
-            html.Ol(
-                [
-                    html.Li(
-                        f"{fmt.local_time(h['at'])} "
-                        f"{t(STATUS_MSGIDS.get(h['to'], h['to']), lang)}"
-                        + (f" — {history_note(h['note'], lang)}" if h["note"] else "")
-                    )
-                    for h in ev["history"][-8:]
-                ]
-            )
-        )
+        parts.append(history_list(ev["history"][-8:], lang))
     if ev["synthetic"]:
         parts.append(html.Div(t("Synthetic demo data", lang), className="gc-synthetic"))
     return parts

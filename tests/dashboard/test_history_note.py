@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.cases import history_note
+from dashboard.case_actions import history_note
 
 
 @pytest.mark.parametrize(
