@@ -48,6 +48,7 @@ __all__ = [
     "check_scope",
     "fetch_parents",
     "lock_grid",
+    "stale_children",
     "write_cells",
 ]
 
@@ -227,6 +228,37 @@ def write_cells(
             text("DELETE FROM grid_cell WHERE id = ANY(:ids)"), {"ids": gone_ids}
         ).rowcount
     return res
+
+
+def stale_children(conn: Connection, level: int) -> list[tuple[str, str | None, str, bytes]]:
+    """After :func:`write_cells`: where the existing children (level + 1) of the file's cells
+    no longer tile their redrawn parents, as ``(kind, child code, parent code, WKB)``:
+    ``outside_parent`` (the part of a child outside its parent) or ``gap`` (the part of a
+    parent none of its children covers; child code None). Empty when no cell of the file has
+    children (a new level, or level 6)."""
+    rows = conn.execute(
+        text(
+            """
+            WITH kids AS (
+                SELECT c.code AS parent, c.geom AS pgeom, ch.code AS child, ch.geom
+                FROM grid_import_stage i
+                JOIN grid_cell c ON c.code = i.code AND c.level = :l
+                JOIN grid_cell ch ON ch.parent_id = c.id
+            )
+            SELECT 'outside_parent', child, parent,
+                   ST_AsBinary(ST_CollectionExtract(ST_Difference(geom, pgeom), 3))
+            FROM kids WHERE NOT ST_CoveredBy(geom, pgeom)
+            UNION ALL
+            SELECT 'gap', NULL, parent,
+                   ST_AsBinary(ST_CollectionExtract(ST_Difference(pgeom, ST_Union(geom)), 3))
+            FROM kids GROUP BY parent, pgeom
+            HAVING NOT ST_CoveredBy(pgeom, ST_Union(geom))
+            ORDER BY 3, 1, 2
+            """
+        ),
+        {"l": level},
+    ).all()
+    return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
 
 def _stage(conn: Connection, cands: list[Candidate]) -> None:

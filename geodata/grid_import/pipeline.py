@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import shapely
 from sqlalchemy.engine import Engine
 
 from geodata.grid_import.fields import resolve_fields
@@ -24,12 +25,13 @@ from geodata.grid_import.load import (
     check_scope,
     fetch_parents,
     lock_grid,
+    stale_children,
     write_cells,
 )
 from geodata.grid_import.problems import GridImportError, Problem
 from geodata.grid_import.read import read_table
 from geodata.grid_import.reproject import EXPECTED_BOUNDS, outside_rows, to_wgs84
-from geodata.grid_import.topology import TopologyReport, topology_report
+from geodata.grid_import.topology import TopologyReport, findings_of, topology_report
 from geodata.grid_import.validate import assign_parents, check_values, repair_geometries
 from gridcmd.vocab import LEVELS
 
@@ -203,6 +205,30 @@ def _database_steps(
     res.errors += written.problems or []
     res.inserted, res.updated = written.inserted, written.updated
     res.deleted, res.events_reattributed = written.deleted, written.events_reattributed
+    if not res.errors and written.updated:
+        _stale_children(conn, o.level, res)
+
+
+def _stale_children(conn, level: int, res: ImportResult) -> None:
+    """Redrawn cells whose existing children no longer tile them: findings in the report
+    and a warning (their level needs a re-import too)."""
+    stale = stale_children(conn, level)
+    if not stale:
+        return
+    topo = res.topology
+    parents: set[str] = set()
+    for kind, child, parent, wkb in stale:
+        found, noise = findings_of(kind, (child,) if child else (), parent, shapely.from_wkb(wkb))
+        topo.findings += found
+        topo.ignored += noise
+        parents |= {parent} if found else set()
+    parents = sorted(parents)
+    if parents:
+        res.notes.append(
+            f"warning: the level-{level + 1} cells of {len(parents)} redrawn cell(s) no longer "
+            f"tile them ({', '.join(parents[:10])}{', ...' if len(parents) > 10 else ''}): "
+            f"import level {level + 1} again with --replace, or `gridcmd check` will fail"
+        )
 
 
 def _rebuild_derived(engine: Engine, res: ImportResult, note) -> None:

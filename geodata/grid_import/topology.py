@@ -37,6 +37,7 @@ __all__ = [
     "Finding",
     "ParentSummary",
     "TopologyReport",
+    "findings_of",
     "topology_report",
 ]
 
@@ -135,40 +136,20 @@ def topology_report(
     ignored = [0]
 
     def add(kind: str, who: tuple[str, ...], parent: str | None, geom) -> None:
-        for part in shapely.get_parts(geom):
-            if part.geom_type != "Polygon" or part.is_empty:
-                continue
-            # A planar estimate first: Geod's area of a near-degenerate strip (a 1e-14° wide
-            # seam between two reprojected edges) can come out at 10⁵ m² instead of ~0.
-            if _approx_area_m2(part) < MIN_AREA_M2:
-                ignored[0] += 1
-                continue
-            # Edges are straight in lon/lat (as PostGIS geometry draws them), not geodesics:
-            # densified first, a long edge of a thin part would otherwise bulge by metres.
-            area, perim = _GEOD.geometry_area_perimeter(shapely.segmentize(part, _DENSIFY_DEG))
-            area = abs(area)
-            if area < MIN_AREA_M2:
-                ignored[0] += 1
-                continue
-            compact = 4 * math.pi * area / perim**2 if perim > 0 else 0.0
-            pt = shapely.point_on_surface(part)
-            findings.append(
-                Finding(kind, who, parent, area, pt.x, pt.y, compact < SLIVER_COMPACTNESS, part)
-            )
+        found, noise = findings_of(kind, who, parent, geom)
+        findings.extend(found)
+        ignored[0] += noise
 
     # Overlaps: every intersecting pair once.
     tree = shapely.STRtree(arr)
     left, right = tree.query(arr, predicate="intersects")
     pairs = [(i, j) for i, j in zip(left, right, strict=True) if i < j]
-    overlap_by_parent: dict[str, float] = defaultdict(float)
     for i, j in pairs:
         inter = _polygonal(shapely.intersection(arr[i], arr[j]))
         if inter.is_empty:
             continue
         same = parent_codes[i] if parent_codes[i] == parent_codes[j] else None
         add("overlap", (codes[i], codes[j]), same, inter)
-        if same is not None:
-            overlap_by_parent[same] += shapely.area(inter)
     summaries: list[ParentSummary] = []
     by_parent: dict[str, list[int]] = defaultdict(list)
     for k, p in enumerate(parent_codes):
@@ -201,6 +182,33 @@ def topology_report(
         )
     findings.sort(key=lambda f: (f.kind, -f.area_m2, f.codes, f.parent or ""))
     return TopologyReport(findings, summaries, ignored[0])
+
+
+def findings_of(kind: str, codes: tuple[str, ...], parent: str | None, geom
+                ) -> tuple[list[Finding], int]:  # fmt: skip
+    """One finding per polygonal part of ``geom`` (EPSG:4326) of at least
+    :data:`MIN_AREA_M2`, and the number of smaller parts ignored."""
+    out: list[Finding] = []
+    ignored = 0
+    for part in shapely.get_parts(_polygonal(geom)):
+        # A planar estimate first: Geod's area of a near-degenerate strip (a 1e-14° wide
+        # seam between two reprojected edges) can come out at 10⁵ m² instead of ~0.
+        if part.is_empty or _approx_area_m2(part) < MIN_AREA_M2:
+            ignored += 1
+            continue
+        # Edges are straight in lon/lat (as PostGIS geometry draws them), not geodesics:
+        # densified first, a long edge of a thin part would otherwise bulge by metres.
+        area, perim = _GEOD.geometry_area_perimeter(shapely.segmentize(part, _DENSIFY_DEG))
+        area = abs(area)
+        if area < MIN_AREA_M2:
+            ignored += 1
+            continue
+        compact = 4 * math.pi * area / perim**2 if perim > 0 else 0.0
+        pt = shapely.point_on_surface(part)
+        out.append(
+            Finding(kind, codes, parent, area, pt.x, pt.y, compact < SLIVER_COMPACTNESS, part)
+        )
+    return out, ignored
 
 
 def _approx_area_m2(g) -> float:

@@ -614,3 +614,184 @@ def test_unreadable_files(db_with_levels, tmp_path):
     notzip = tmp_path / "n.zip"
     notzip.write_bytes(b"PK no zip")
     assert errors(run(url, notzip, 2)) == ["n.zip is not a valid ZIP file"]
+
+
+# ----------------------------------------------------------------------------- --replace
+# In village 990101001001 (lon 110.0–110.2, lat 30.0–30.2): grids …001 (lon 110.0–110.1) and
+# …002 (lon 110.1–110.2); in grid 990101001001001: micro-grids …01 (lat 30.0–30.1) and …02
+# (lat 30.1–30.2).
+GRID = "990101001001001"
+MICRO = (GRID + "01", GRID + "02")
+
+
+def micro_file(tmp_path: Path, boxes: dict[str, tuple], name: str = "m.geojson") -> Path:
+    """A level-6 file for GRID only: code → box."""
+    path = tmp_path / name
+    gpd.GeoDataFrame(
+        {"code": list(boxes), "name": [f"微{c[-2:]}" for c in boxes]},
+        geometry=[shapely.box(*b) for b in boxes.values()],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    return path
+
+
+def populate(url: str) -> dict[str, str]:
+    """A worker in …02, an account with …02 as jurisdiction, an event reported at a point in
+    …02 near the shared edge (through the real ingest: attributed to …02) and one in …01."""
+    import uuid
+
+    from geodata.accounts import create_account
+    from geodata.ingest import ingest_event
+
+    ids = {"near": str(uuid.uuid4()), "far": str(uuid.uuid4())}
+    with engine_on(url) as eng, eng.begin() as c:
+        cell = c.execute(text("SELECT id FROM grid_cell WHERE code = :c"), {"c": MICRO[1]})
+        c.execute(
+            text(
+                "INSERT INTO grid_worker (employee_no, name, phone, cell_id, duty_status,"
+                " active, synthetic) VALUES ('GI-0001', '测试员', '13800000000', :cell,"
+                " 'on_duty', true, true)"
+            ),
+            {"cell": cell.scalar_one()},
+        )
+        create_account(c, "gi.micro", "Micro", "commander", MICRO[1], "Gi-Test-Pass-2026!")
+        for key, lat in (("near", 30.105), ("far", 30.05)):
+            body = {"uuid": ids[key], "category": "dispute", "title": "t", "lon": 110.05,
+                    "lat": lat}  # fmt: skip
+            assert ingest_event(c, body, worker_id=None).event["cell"] == (
+                MICRO[1] if key == "near" else MICRO[0]
+            )
+    return ids
+
+
+def event_cells(url: str) -> dict[str, str]:
+    with engine_on(url) as eng, eng.connect() as c:
+        rows = c.execute(
+            text("SELECT e.uuid::text, c.code FROM event e JOIN grid_cell c ON c.id = e.cell_id")
+        ).all()
+    return dict(rows)
+
+
+def test_replace_redraws_in_place_and_reattributes_events(db_with_levels, tmp_path):
+    """The shared edge moves north by 0.01°: both codes stay (same ids: the worker and the
+    account keep their cell), the event near the edge now lies in …01 and follows it."""
+    url = db_with_levels(6)
+    ids = populate(url)
+    path = micro_file(tmp_path, {MICRO[0]: (110.0, 30.0, 110.1, 30.11),
+                                 MICRO[1]: (110.0, 30.11, 110.1, 30.2)})  # fmt: skip
+    before = snapshot(url)
+    dry = run(url, path, 6, replace=True, dry_run=True)
+    assert not dry.errors and (dry.updated, dry.events_reattributed) == (2, 1)
+    assert snapshot(url) == before and event_cells(url)[ids["near"]] == MICRO[1]
+    res = run(url, path, 6, replace=True)
+    assert res.written, errors(res)
+    assert (res.inserted, res.updated, res.deleted, res.events_reattributed) == (0, 2, 0, 1)
+    assert event_cells(url) == {ids["near"]: MICRO[0], ids["far"]: MICRO[0]}
+    with engine_on(url) as eng, eng.connect() as c:
+        assert [r for r in run_checks(c) if not r.ok] == []
+        pop = c.execute(text("SELECT population FROM grid_cell WHERE code = :c"),
+                        {"c": MICRO[1]}).scalar()  # fmt: skip
+        assert pop == 100  # no population field: kept
+
+
+def test_replace_refuses_to_orphan_a_worker_and_names_them(db_with_levels, tmp_path):
+    """…01 takes the whole grid and …02 disappears: its event would follow its location, but
+    the worker and the account there refuse the import (nothing changes); after the worker
+    moves and the account's jurisdiction too, the same file goes in."""
+    url = db_with_levels(6)
+    ids = populate(url)
+    path = micro_file(tmp_path, {MICRO[0]: (110.0, 30.0, 110.1, 30.2)})
+    before = snapshot(url)
+    res = run(url, path, 6, replace=True)
+    assert errors(res) == [
+        f"cell {MICRO[1]} is not in the file, but 1 account(s) with it as jurisdiction: "
+        "gi.micro; 1 worker(s) assigned to it (employee no.): GI-0001 — keep its code in the "
+        "file, or move them first"
+    ]
+    assert snapshot(url) == before and event_cells(url)[ids["near"]] == MICRO[1]
+    with engine_on(url) as eng, eng.begin() as c:
+        c.execute(
+            text("UPDATE grid_worker SET cell_id = (SELECT id FROM grid_cell WHERE code = :c)"),
+            {"c": MICRO[0]},
+        )
+        c.execute(
+            text(
+                "UPDATE account SET jurisdiction_cell_id = (SELECT id FROM grid_cell"
+                " WHERE code = :c) WHERE username = 'gi.micro'"
+            ),
+            {"c": GRID},
+        )
+    res = run(url, path, 6, replace=True)
+    assert res.written, errors(res)
+    assert (res.updated, res.deleted, res.events_reattributed) == (1, 1, 1)
+    assert set(event_cells(url).values()) == {MICRO[0]}
+    with engine_on(url) as eng, eng.connect() as c:
+        assert [r for r in run_checks(c) if not r.ok] == []
+
+
+def test_replace_refuses_to_drop_a_cell_with_children(db_with_levels, tmp_path):
+    village = GRID[:-3]
+    path = tmp_path / "grids.geojson"
+    gpd.GeoDataFrame({"code": [GRID], "name": ["合并网格"]},
+                     geometry=[shapely.box(110.0, 30.0, 110.2, 30.2)], crs=4326,
+                     ).to_file(path, driver="GeoJSON")  # fmt: skip
+    url = db_with_levels(6)
+    before = snapshot(url)
+    res = run(url, path, 5, replace=True)
+    assert errors(res) == [
+        f"cell {village}002 is not in the file, but 2 child cell(s): {village}00201, "
+        f"{village}00202 — keep its code in the file, or move them first"
+    ]
+    assert snapshot(url) == before
+
+
+def test_replace_reports_children_that_no_longer_fit(db_with_levels, tmp_path):
+    """Grids redrawn (their shared edge moved): their micro-grids no longer tile them, which
+    the report shows and a warning says."""
+    village = GRID[:-3]
+    path = tmp_path / "grids.geojson"
+    gpd.GeoDataFrame({"code": [GRID, village + "002"], "name": ["一", "二"]},
+                     geometry=[shapely.box(110.0, 30.0, 110.15, 30.2),
+                               shapely.box(110.15, 30.0, 110.2, 30.2)], crs=4326,
+                     ).to_file(path, driver="GeoJSON")  # fmt: skip
+    url = db_with_levels(6)
+    res = run(url, path, 5, replace=True)
+    assert res.written and res.updated == 2, errors(res)
+    stale = sorted((f.kind, f.codes, f.parent) for f in res.topology.findings)
+    assert stale == [
+        ("gap", (), GRID),
+        ("outside_parent", (village + "00201",), village + "002"),
+        ("outside_parent", (village + "00202",), village + "002"),
+    ]
+    assert any("no longer tile them" in n and "import level 6 again" in n for n in res.notes)
+
+
+def test_replace_the_root_in_place(db_with_levels, files, tmp_path):
+    url = db_with_levels(2)
+    g = REG[1].copy()
+    g.loc[0, "name"] = "新测试州"
+    path = tmp_path / "root.geojson"
+    g.to_file(path, driver="GeoJSON")
+    res = run(url, path, 1, replace=True)
+    assert res.written and (res.inserted, res.updated) == (0, 1), errors(res)
+    other = REG[1].assign(code=["990200"])
+    other.to_file(path, driver="GeoJSON")
+    res = run(url, path, 1, replace=True)
+    assert errors(res) == [
+        "cell 990100 is not in the file, but 2 child cell(s): 990101, 990102 — keep its code "
+        "in the file, or move them first"
+    ]
+
+
+def test_replace_refuses_to_leave_an_event_outside_every_micro_grid(db_with_levels, tmp_path):
+    url = db_with_levels(6)
+    ids = populate(url)
+    path = micro_file(tmp_path, {MICRO[0]: (110.0, 30.0, 110.1, 30.1),
+                                 MICRO[1]: (110.0, 30.11, 110.1, 30.2)})  # fmt: skip
+    before = snapshot(url)
+    res = run(url, path, 6, replace=True)
+    assert errors(res) == [
+        f"event {ids['near']} (now in {MICRO[1]}) lies in no micro-grid of the file: the new "
+        "boundaries must still cover it"
+    ]
+    assert snapshot(url) == before
