@@ -26,7 +26,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from sqlalchemy.engine import Connection, Engine
 
-from callbacks.guard import Answer, deny, guarded, log_refusal, positive_id, require
+from callbacks.guard import deny, guarded, log_refusal, positive_id, require
 from dashboard import fmt, ids
 from dashboard.event_table import event_highlight
 from dashboard.supervision import KINDS, UNIT_LABEL, queue_rows, tab_label
@@ -162,7 +162,7 @@ def _register_queues(app: dash.Dash, engine: Engine) -> None:
         caller = web.caller_or_none()
         if not may_see_queues(caller):
             log_refusal(engine, "supervision queues", "no supervise/dispatch permission")
-            raise Answer((html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""))
+            return html.P(t(NOT_ALLOWED, lang)), no_update, no_update, no_update, ""
         assert caller is not None
         kind = kind if kind in KINDS else "supervised"
         now = _now()
