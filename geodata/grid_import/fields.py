@@ -82,7 +82,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "人口数量",
     ),
 }
-_LABEL = {"code": "code", "name": "name", "parent": "parent", "population": "population"}
 _INT_FLOAT = re.compile(r"^\s*(\d+)\.0*\s*$")
 
 

@@ -369,16 +369,13 @@ def _references(conn: Connection, gone: dict[int, str]) -> list[Problem]:
     for table, column in refs:
         col = '"' + column.replace('"', '""') + '"'
         label, name_col = named.get((table, column), (f"{table} row(s)", None))
-        what = (
-            f"min({name_col}::text), array_agg({name_col}::text ORDER BY {name_col})"
-            if (name_col)
-            else "NULL, NULL::text[]"
-        )
+        # Identifiers come from the catalog (quoted) or the mapping above, never from input.
+        what = f"array_agg({name_col}::text ORDER BY {name_col})" if name_col else "NULL::text[]"
         rows = conn.execute(
             text(f"SELECT {col}, count(*), {what} FROM {table} WHERE {col} = ANY(:ids) GROUP BY 1"),
             {"ids": ids},
         ).all()
-        for cell_id, n, _first, names in rows:
+        for cell_id, n, names in rows:
             shown = ""
             if names:
                 shown = ": " + ", ".join(names[:_NAMED]) + (", ..." if n > _NAMED else "")

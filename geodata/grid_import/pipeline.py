@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from geodata.grid_import.fields import resolve_fields
 from geodata.grid_import.load import (
@@ -91,6 +92,10 @@ def import_grids(
         _run(engine, Path(path), options, res, note)
     except GridImportError as exc:
         res.errors += exc.problems
+    except DBAPIError as exc:  # rolled back: one line, not a traceback
+        res.errors.append(Problem(f"database error, nothing was written: {_first_line(exc)}"))
+    except shapely.errors.GEOSException as exc:
+        res.errors.append(Problem(f"geometry operation failed: {_first_line(exc)}"))
     res.errors.sort(key=lambda p: (p.row is not None, p.row or 0))
     if res.errors:
         res.written = False
@@ -238,9 +243,14 @@ def _rebuild_derived(engine: Engine, res: ImportResult, note) -> None:
         rows = build_lod(engine, progress=note)
         res.lod_rows = sum(rows.values())
     except Exception as exc:  # noqa: BLE001 - the cells are in; say how to finish
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = _first_line(exc)
         res.lod_error = (
             f"the cells are imported, but the LOD build failed ({first}): run `gridcmd lod build`"
         )
     with engine.connect() as conn:
         analyze_cells(conn)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(exc).__name__])[0]

@@ -138,7 +138,7 @@ def check_values(
                     "empty parent code"
                     if parent is None
                     else f"parent code {parent!r} is not 6–24 digits"
-                )  # noqa: E501
+                )
                 problems.append(Problem(what, row, fields.parent))
                 bad = True
         population = None
@@ -179,7 +179,7 @@ def _polygonal(g) -> tuple[object, str | None]:
 
 def repair_geometries(
     cands: list[Candidate], gfield: str = "geometry"
-) -> tuple[list[Candidate], list[Problem], list[str]]:  # noqa: E501
+) -> tuple[list[Candidate], list[Problem], list[str]]:
     """Repair invalid geometries (see the module doc); every geometry becomes a MultiPolygon.
     Returns the usable candidates, row problems and one note per repair."""
     kept: list[Candidate] = []

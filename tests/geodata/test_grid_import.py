@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from geodata import migrate
 from geodata.attribution import attribute_point
+from geodata.cells import cell_ancestors, cell_by_code
 from geodata.checks import run_checks
 from geodata.db import normalise_url
 from geodata.grid_import import ImportOptions, import_grids
@@ -28,6 +29,7 @@ from geodata.grid_import.problems import GridImportError
 from geodata.grid_import.read import encoding_from_cpg
 from geodata.grid_import.topology import topology_report
 from geodata.grid_import.validate import code_fits
+from geodata.lod import grid_view
 from tests.conftest import engine_on
 from tests.grid_region import (
     REGION_OPTIONS,
@@ -216,6 +218,21 @@ def test_region_from_scratch_level_by_level(db_with_levels, files):
             got = shapely.from_wkt(geom)
             want = REG[3].set_index("code").geometry["990102002"]
             assert shapely.hausdorff_distance(got, want) < 1e-7
+            # The map and the drill-down read the new region like the demo.
+            payload, level, n, _nv = grid_view(
+                c, scope_path="990100", zoom=10, bbox=(110.0, 30.0, 110.8, 30.4)
+            )
+            assert level == 3 and n == 4 and len(payload) > 100
+            payload, level, n, _nv = grid_view(
+                c, scope_path="990100", zoom=10, bbox=(110.0, 30.0, 110.8, 30.4),
+                selected="990101001",
+            )  # fmt: skip
+            assert level == 4 and n >= 2
+            cell = cell_by_code(c, "990101001", scope_path="990100.990101")
+            assert cell["label_point"] and cell["bbox"] == pytest.approx([110.0, 30.0, 110.2, 30.4])
+            assert [a["code"] for a in cell_ancestors(c, "990101001", scope_path="990100")] == [
+                "990100", "990101", "990101001",
+            ]  # fmt: skip
 
 
 def test_every_step_notes_what_it_did(db_with_levels, files):
