@@ -116,7 +116,7 @@ def read_table(
         cpg = cpg_path.read_text(encoding="ascii", errors="replace") if cpg_path.exists() else None
         return _read_shapefile(str(path), fmt, cpg, encoding)
     layer = _pick_layer(path, layer) if fmt == "GeoPackage" else None
-    table = _read_ogr(str(path), layer, encoding)
+    table = _read_ogr_as(str(path), layer, encoding)
     table.source = f"{fmt} layer {layer!r}" if layer else fmt
     return table
 
@@ -138,16 +138,26 @@ def _read_ogr(path: str, layer: str | None, encoding: str | None) -> RawTable:
     return RawTable(attrs, geom_arr, crs, "", encoding or meta.get("encoding"))
 
 
+def _read_ogr_as(path: str, layer: str | None, encoding: str | None, why: str = "") -> RawTable:
+    try:
+        return _read_ogr(path, layer, encoding)
+    except UnicodeDecodeError:
+        raise GridImportError(
+            f"the attribute text is not valid {encoding or 'UTF-8'}{why}; give the file's "
+            "encoding with --encoding (e.g. GBK, UTF-8)"
+        ) from None
+
+
 def _read_shapefile(path: str, fmt: str, cpg: str | None, encoding: str | None) -> RawTable:
     if encoding is not None:
-        table = _read_ogr(path, None, encoding)
+        table = _read_ogr_as(path, None, encoding)
         table.encoding = f"{encoding} (--encoding)"
     elif cpg is not None:
         try:
             enc = encoding_from_cpg(cpg)
         except ValueError as exc:
             raise GridImportError(f"{exc}; give --encoding") from None
-        table = _read_ogr(path, None, enc)
+        table = _read_ogr_as(path, None, enc, why=" (the .cpg says so)")
         table.encoding = f"{enc} (from the .cpg: {cpg.strip()})"
     else:
         try:
@@ -226,6 +236,8 @@ def _read_csv(path: Path, *, encoding: str | None, wkt_field: str | None) -> Raw
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise GridImportError(f"cannot read {path.name}: {_first_line(exc)}") from None
     else:
+        if encoding:
+            raise GridImportError(f"the CSV is not valid {encoding}; give the right --encoding")
         raise GridImportError("the CSV is neither UTF-8 nor GB18030/GBK; give --encoding")
     used = "UTF-8" if enc == "utf-8-sig" else enc
     df.columns = [str(c).strip() for c in df.columns]

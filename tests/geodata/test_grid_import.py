@@ -270,6 +270,24 @@ def test_utf8_shapefile_without_cpg(db_with_levels, tmp_path):
     assert res.inserted == 2
 
 
+def test_wrong_encoding_given_or_in_the_cpg(db_with_levels, tmp_path):
+    gdf = REG[2].assign(name=["甲县", "乙县"])
+    url = db_with_levels(1)
+    path = write_zip_shapefile(gdf, tmp_path / "gbk.zip", encoding="GBK", cpg=False)
+    assert errors(run(url, path, 2, encoding="UTF-8")) == [
+        "the attribute text is not valid UTF-8; give the file's encoding with --encoding "
+        "(e.g. GBK, UTF-8)"
+    ]
+    assert run(url, path, 2, encoding="GBK", dry_run=True).inserted == 2
+    csv = write_csv(gdf, tmp_path / "gbk.csv", encoding="gbk")
+    assert errors(run(url, csv, 2, encoding="utf-8", crs="EPSG:4326")) == [
+        "the CSV is not valid UTF-8; give the right --encoding"
+    ]
+    assert errors(run(url, csv, 2, encoding="klingon")) == [
+        "--encoding: unknown encoding 'klingon'"
+    ]
+
+
 def test_gbk_csv(db_with_levels, tmp_path):
     path = write_csv(REG[2], tmp_path / "gbk.csv", encoding="gbk")
     url = db_with_levels(1)
