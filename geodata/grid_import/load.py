@@ -174,6 +174,15 @@ def write_cells(
     _stage(conn, cands)
     parents = sorted({c.parent_code for c in cands if c.parent_code})
     res = WriteResult(problems=[])
+    # Which kept cells get a new boundary (exact comparison, '=' on geometry): only their
+    # children need checking afterwards (stale_children).
+    conn.execute(
+        text(
+            "UPDATE grid_import_stage i SET redrawn = NOT (c.geom = i.geom) "
+            "FROM grid_cell c WHERE c.code = i.code AND c.level = :l"
+        ),
+        {"l": level},
+    )
     res.updated = conn.execute(
         text(
             """
@@ -244,6 +253,7 @@ def stale_children(conn: Connection, level: int) -> list[tuple[str, str | None, 
                 FROM grid_import_stage i
                 JOIN grid_cell c ON c.code = i.code AND c.level = :l
                 JOIN grid_cell ch ON ch.parent_id = c.id
+                WHERE i.redrawn
             )
             SELECT 'outside_parent', child, parent,
                    ST_AsBinary(ST_CollectionExtract(ST_Difference(geom, pgeom), 3))
@@ -266,7 +276,8 @@ def _stage(conn: Connection, cands: list[Candidate]) -> None:
         text(
             "CREATE TEMP TABLE grid_import_stage (row_no integer, code text PRIMARY KEY, "
             "name text, parent_code text, population integer, "
-            "geom geometry(MultiPolygon, 4326)) ON COMMIT DROP"
+            "geom geometry(MultiPolygon, 4326), redrawn boolean NOT NULL DEFAULT false) "
+            "ON COMMIT DROP"
         )
     )
     df = pd.DataFrame(

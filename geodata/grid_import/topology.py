@@ -140,11 +140,15 @@ def topology_report(
         findings.extend(found)
         ignored[0] += noise
 
-    # Overlaps: every intersecting pair once.
+    # Overlaps: every pair whose interiors meet, once. Prepared predicates first (overlaps,
+    # or one containing the other): neighbours that only share an edge, most of a tiling,
+    # cost no intersection.
     tree = shapely.STRtree(arr)
-    left, right = tree.query(arr, predicate="intersects")
-    pairs = [(i, j) for i, j in zip(left, right, strict=True) if i < j]
-    for i, j in pairs:
+    pairs: set[tuple[int, int]] = set()
+    for predicate in ("overlaps", "contains"):
+        left, right = tree.query(arr, predicate=predicate)
+        pairs |= {(min(i, j), max(i, j)) for i, j in zip(left, right, strict=True) if i != j}
+    for i, j in sorted(pairs):
         inter = _polygonal(shapely.intersection(arr[i], arr[j]))
         if inter.is_empty:
             continue
@@ -159,7 +163,10 @@ def topology_report(
         pgeom = parents[parent]
         kids = by_parent[parent]
         outside_area = 0.0
+        shapely.prepare(pgeom)
         for k in kids:
+            if shapely.covers(pgeom, arr[k]):
+                continue
             out = _polygonal(shapely.difference(arr[k], pgeom))
             if not out.is_empty:
                 outside_area += shapely.area(out)

@@ -253,16 +253,23 @@ def assign_parents(
         return [], [Problem(msg)], []
     where = parents.index()
     tree = shapely.STRtree(parents.geoms)
+    shapely.prepare(parents.geoms)
     kept: list[Candidate] = []
     problems: list[Problem] = []
     explicit: list[int] = []
     for c in cands:
         area = shapely.area(c.geom)
         hits = tree.query(c.geom, predicate="intersects")
-        shares = {
-            int(j): shapely.area(shapely.intersection(c.geom, parents.geoms[j])) / area
-            for j in hits
-        }
+        # Prepared parents: a cell wholly inside one (most of them) needs no intersection.
+        inside = [int(j) for j in hits if shapely.covers(parents.geoms[j], c.geom)]
+        shares = (
+            {inside[0]: 1.0}
+            if len(inside) == 1
+            else {
+                int(j): shapely.area(shapely.intersection(c.geom, parents.geoms[j])) / area
+                for j in hits
+            }
+        )
         if parent_field is not None:
             j = where.get(c.parent_code)
             if j is None:
