@@ -26,11 +26,11 @@ from geodata.grid_import.load import (
     check_scope,
     fetch_parents,
     lock_grid,
-    stale_children,
     write_cells,
 )
 from geodata.grid_import.problems import GridImportError, Problem
 from geodata.grid_import.read import read_table
+from geodata.grid_import.replace import stale_children
 from geodata.grid_import.reproject import EXPECTED_BOUNDS, outside_rows, to_wgs84
 from geodata.grid_import.topology import TopologyReport, findings_of, topology_report
 from geodata.grid_import.validate import assign_parents, check_values, repair_geometries

@@ -608,6 +608,29 @@ def test_dry_run_changes_nothing_and_reports_the_same(db_with_levels, files):
     assert snapshot(url) != before
 
 
+def test_a_failure_mid_write_leaves_nothing(db_with_levels, files, monkeypatch):
+    """The cells are written, then the database fails: all of it is rolled back, and the
+    failure is one line."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from geodata.grid_import import pipeline
+
+    real = pipeline.write_cells
+
+    def write_then_fail(conn, *args, **kw):
+        real(conn, *args, **kw)
+        assert conn.execute(text("SELECT count(*) FROM grid_cell WHERE level = 3")).scalar() == 4
+        raise OperationalError("stmt", {}, psycopg.OperationalError("server closed the connection"))
+
+    monkeypatch.setattr(pipeline, "write_cells", write_then_fail)
+    url = db_with_levels(2)
+    before = snapshot(url)
+    res = run(url, files[3], 3)
+    assert errors(res) == ["database error, nothing was written: server closed the connection"]
+    assert not res.written and snapshot(url) == before
+
+
 def test_a_level_is_not_imported_twice_without_replace(db_with_levels, files):
     url = db_with_levels(3)
     before = snapshot(url)
