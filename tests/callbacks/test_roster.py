@@ -146,6 +146,7 @@ def test_forms_enabled_only_with_the_roster_permission(world, as_caller, role, a
 
 def test_list_is_scoped_and_masked(world, as_caller):
     as_caller("commander", world["town"])
+    _trigger(ids.ROSTER_PANEL, "hidden")  # the panel opened (not left over from another test)
     fn, conn = world["fn"], world["conn"]
     assert fn["list_roster"](True, None, "active", ["cell"], "", 0) == (no_update,) * 4
     options, count, summary, outside = fn["list_roster"](False, None, "all", [], "", 0)
