@@ -288,6 +288,13 @@ def test_wrong_encoding_given_or_in_the_cpg(db_with_levels, tmp_path):
     ]
 
 
+def test_plain_shapefile_with_its_cpg_beside_it(db_with_levels, tmp_path):
+    write_zip_shapefile(REG[2], tmp_path / "plain.zip", encoding="GBK")
+    res = run(db_with_levels(1), tmp_path / "plain" / "cells.shp", 2, dry_run=True)
+    assert not res.errors and res.inserted == 2
+    assert "(Shapefile, GB18030 (from the .cpg: GBK))" in res.notes[0]
+
+
 def test_gbk_csv(db_with_levels, tmp_path):
     path = write_csv(REG[2], tmp_path / "gbk.csv", encoding="gbk")
     url = db_with_levels(1)
