@@ -132,7 +132,7 @@ def render_views(lod_s: float, lod_rows: dict[int, int], rows: list[ViewRow], n:
                  baseline_gz_mb: dict[int, float] | None = None) -> str:  # fmt: skip
     """The Markdown section for RESULTS.md."""
     lines = [
-        "## 4. Map views (issue 3): one viewport's grid payload",
+        "## 4. Map views: one viewport's grid payload",
         "",
         f"Level-of-detail build (`build_lod`, all bands): **{lod_s:.1f} s**, rows per band: "
         + ", ".join(f"z{b}: {c:,}" for b, c in sorted(lod_rows.items()))

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         description="Local MBTiles file served at /tiles/{z}/{x}/{y}.<ext> as an offline basemap.",
     )
     demo_seed: int = Field(default=532900, description="Seed of the deterministic demo data.")
-    # -- field data (issue 4)
+    # -- field data (phones: reports, positions, photos)
     checkin_tolerance_m: float = Field(
         default=200.0, ge=0, le=10_000,
         description="A check-in this close (metres) to the assigned cell counts as inside.",
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         description="How often an open dashboard asks for live changes (milliseconds).",
     )  # fmt: skip
 
-    # -- accounts and sessions (issue 5)
+    # -- accounts and sessions
     session_idle_min: int = Field(
         default=30, ge=1, le=24 * 60,
         description="A dashboard session ends after this many minutes without a request.",
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         description="Behind one reverse proxy: trust X-Forwarded-For/-Proto (client IP, HTTPS).",
     )
 
-    # -- case workflow (issue 6)
+    # -- case workflow (deadlines, supervision, duplicates)
     escalate_after_h: float = Field(
         default=4.0, gt=0, le=24 * 30,
         description="A supervised (督办) case still unresolved this many hours later is "

@@ -84,7 +84,7 @@ class SimConfig:
     seed: int | None = None
     checkins: bool = True
     #: Task steps of the whole fleet per minute: a worker with open tasks accepts (接单),
-    #: starts or resolves one, as a phone would (issue 6 workflow).
+    #: starts or resolves one, as a phone would (the case workflow).
     tasks_per_min: float = 6.0
     max_in_flight: int = 4
 

@@ -253,7 +253,7 @@ def demo_grid():
 
 
 # ----------------------------------------------------------------------------- accounts
-# Test accounts (issue 5) in the session database, created once; known passwords.
+# Test accounts in the session database, created once; known passwords.
 
 #: Password of every test account (satisfies the policy).
 TEST_PASSWORD = "Test-Pass-2026!"

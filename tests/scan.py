@@ -1,4 +1,4 @@
-"""A reusable scan for unmasked personal data in responses (issue 5, §6).
+"""A reusable scan for unmasked personal data in responses.
 
 ``assert_no_personal_data(body)`` fails when a body holds an unmasked 18-character ID number
 or an 11-digit mainland mobile number. ``scanning(server)`` attaches to a Flask app's

@@ -1,4 +1,4 @@
-"""The authorization matrix, generated from the app's own registry (issue 5, section 6).
+"""The authorization matrix, generated from the app's own registry.
 
 Every Flask route and every server-side Dash callback of the running app is listed here with
 a probe: an in-scope and an out-of-scope request. A route or callback without a probe fails

@@ -1,4 +1,4 @@
-"""Docs that tests keep honest (issue 13 §6): the README's "Command line" block against the
+"""Docs that tests keep honest: the README's "Command line" block against the
 CLI's command tree, the README's settings table and ``.env.example`` against the settings
 model, and ``docs/api.md`` against the routes the Flask server registers.
 

@@ -1,4 +1,4 @@
-"""The personal-data scan (issue 5, §6): representative API and dashboard requests — pages,
+"""The personal-data scan: representative API and dashboard requests — pages,
 GeoJSON routes, the mobile API, Dash callback POSTs of the population lookup, the cell
 panel and the live details, and the lookup's CSV export — through the Flask test client,
 every response checked by :func:`tests.scan.scanning` for unmasked ID and mobile numbers (by

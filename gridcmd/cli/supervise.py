@@ -1,4 +1,4 @@
-"""``gridcmd supervise``: the periodic supervision job (issue 6 §2), with no browser open.
+"""``gridcmd supervise``: the periodic supervision job (督办), with no browser open.
 
 Every ``--every`` seconds (default ``GRIDCMD_SUPERVISE_EVERY_S``) it puts overdue cases under
 supervision (督办) and escalates the ones supervised for longer than ``--escalate-after``

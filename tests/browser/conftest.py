@@ -69,26 +69,10 @@ POINT_IN_CELL_JS = """(code) => {
 }"""
 
 
-def _ensure_callbacks(app, engine, settings) -> None:
-    """Register the map and panel callbacks if ``create_app`` does not (yet) do it.
-
-    Transitional: ``callbacks.register`` is the single entry point and will call both; this
-    keeps the browser tests meaningful until it does, and is a no-op afterwards."""
-    import callbacks.map
-    import callbacks.panel
-
-    outputs = " ".join(app.callback_map)
-    if f"{ids.GRID_LAYER}.url" not in outputs:
-        callbacks.map.register(app, engine, settings)
-    if f"{ids.PANEL_BODY}.children" not in outputs:
-        callbacks.panel.register(app, engine, settings)
-
-
 @pytest.fixture(scope="session")
 def live_url(settings, engine):
     """The app on a free localhost port, served from a background thread."""
     app = create_app(settings, engine)
-    _ensure_callbacks(app, engine, settings)
     with serve(app.server) as base_url:
         yield base_url
 

@@ -1,4 +1,4 @@
-"""Spatial dispatch from the map (issue 6 §3), in headless Chromium.
+"""Spatial dispatch from the map, in headless Chromium.
 
 A commander clicks a reported event's marker on the live layer → the case panel opens with
 the ranked candidate workers (highlighted on the map with their ranks) and a countdown-free

@@ -13,7 +13,7 @@ import pytest
 
 from app import create_app
 from dashboard import ids
-from tests.browser.conftest import _ensure_callbacks, wait_for_grid
+from tests.browser.conftest import wait_for_grid
 from tests.conftest import serve
 
 pytestmark = pytest.mark.browser
@@ -40,7 +40,6 @@ def live_on_url(settings, engine):
     has them off so map tests can click cells); same database, so the same sign-in works."""
     on = settings.model_copy(update={"live_on_start": True})
     app = create_app(on, engine)
-    _ensure_callbacks(app, engine, on)
     with serve(app.server) as base_url:
         yield base_url
 

@@ -248,7 +248,7 @@ def _candidates(r: dict) -> list[str]:
     ],
 )
 def test_masked_numbers_cannot_be_enumerated_without_unmask(conn, all_rows, caller):
-    """The attack of issue 12: guess the hidden digits of a masked ID or phone number and
+    """The identifier-oracle attack: guess the hidden digits of a masked ID or phone number and
     watch hit / no hit. Every guess must get the same refusal, whichever function is used."""
     r = _in_city(all_rows)[0]
     answers = set()
