@@ -130,9 +130,7 @@ _CELLS = text(
     ORDER BY c.level, c.code
     """
 )
-_EXISTS = text(
-    "SELECT 1 FROM grid_cell WHERE code = :code AND path <@ CAST(:scope AS ltree)"
-)
+_EXISTS = text("SELECT 1 FROM grid_cell WHERE code = :code AND path <@ CAST(:scope AS ltree)")
 _ROOT_SCOPE = text("SELECT subpath(path, 0, 1)::text FROM grid_cell WHERE code = :code")
 
 

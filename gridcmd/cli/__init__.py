@@ -5,8 +5,9 @@ database, bad arguments) ends with one ``error: ...`` line and a non-zero exit c
 traceback.
 
 One module per command group (``db``, ``seed``, ``lod``, ``token`` → :mod:`.tokens`, ``user``
-→ :mod:`.users`, ``camera`` → :mod:`.cameras`, ``audit``, ``import`` → :mod:`.imports`) or
-command (``check``/``attribute`` → :mod:`.checks`, ``simulate``, ``serve``, ``supervise``);
+→ :mod:`.users`, ``camera`` → :mod:`.cameras`, ``audit``, ``import`` → :mod:`.imports`,
+``export`` → :mod:`.exports`) or command (``check``/``attribute`` → :mod:`.checks`,
+``simulate``, ``serve``, ``supervise``);
 what they share is in :mod:`.common`. This module only assembles them: ``gridcmd =
 "gridcmd.cli:main"``, and ``python -m gridcmd.cli`` runs :mod:`.__main__`.
 """
@@ -22,6 +23,7 @@ from gridcmd.cli import (
     cameras,
     checks,
     db,
+    exports,
     imports,
     lod,
     seed,
@@ -65,6 +67,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(cameras.app, name="camera")
 app.add_typer(audit.app, name="audit")
 app.add_typer(imports.app, name="import")
+app.add_typer(exports.app, name="export")
 
 
 def main() -> None:

@@ -26,13 +26,14 @@ def township(conn) -> str:
 
 
 def same_shape(a, b, tolerance: float = 1e-9) -> bool:
-    """The same polygons, vertex for vertex within ``tolerance`` degrees (a Shapefile reads a
-    one-part MultiPolygon back as a Polygon, with its rings in its own orientation)."""
-
-    def multi(g):
-        return shapely.normalize(shapely.multipolygons(shapely.get_parts(g)))
-
-    return bool(shapely.equals_exact(multi(a), multi(b), tolerance=tolerance))
+    """The same polygons within ``tolerance`` degrees: as many vertices, none farther than
+    that from the other shape's (a Shapefile reads a one-part MultiPolygon back as a Polygon,
+    with its rings in its own orientation and starting vertex)."""
+    return bool(
+        shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
+        and shapely.get_num_geometries(a) == shapely.get_num_geometries(b)
+        and shapely.hausdorff_distance(a, b) <= tolerance
+    )
 
 
 def _read(path, fmt):
