@@ -154,7 +154,9 @@ def _check(code: str, levels: Sequence[int] | None, fmt: str) -> list[int] | Non
 
 
 def _batches(conn: Connection, params: dict[str, Any]) -> Iterator[list[Any]]:
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(_CELLS, params)
+    # Options on this statement only (Connection.execution_options would change the caller's
+    # connection for every later statement too).
+    result = conn.execute(_CELLS, params, execution_options={"yield_per": BATCH})
     yield from result.partitions(BATCH)
 
 

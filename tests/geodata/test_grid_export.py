@@ -79,6 +79,8 @@ def test_levels_and_scope(conn, township, tmp_path):
     dest = tmp_path / "l5.geojson"
     n = export_cells(conn, scope_path=ROOT, code=township, fmt="geojson", dest=dest, levels=[5])
     assert set(pyogrio.read_dataframe(dest)["level"]) == {5} and n > 0
+    # the streamed read leaves the caller's connection as it was (a later write works)
+    conn.execute(text("CREATE TEMP TABLE after_export (x int)"))
     other = conn.execute(
         text("SELECT code FROM grid_cell WHERE level = 2 AND code <> '532901' ORDER BY code")
     ).scalar()
