@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from api.auth import install_auth
 from api.cameras import cameras_blueprint
+from api.cell_exports import cell_exports_blueprint
 from api.cells import cells_blueprint
 from api.departments import departments_blueprint
 from api.errors import install_error_handlers
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server.register_blueprint(live_blueprint(engine, caller_scope))
     server.register_blueprint(exports_blueprint(engine, current_caller))  # /export/*
     server.register_blueprint(resident_exports_blueprint(engine))  # POST /export/residents.csv
+    server.register_blueprint(cell_exports_blueprint(engine))  # GET /export/cells.<fmt>
     install_error_handlers(server)  # JSON (or a plain 404), never HTML or a traceback
     dash_setup = _DashSetup()
     server.before_request(dash_setup)  # before Dash's hook (see _DashSetup)

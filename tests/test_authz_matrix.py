@@ -236,6 +236,9 @@ def _route_probes(world: World, county: str) -> dict[str, list[Any]]:
         "exports.events_csv": [f"/export/events.csv?q=CANARY-EVT-{county}",
                                "/export/events.csv?q=CANARY"],
         "exports.events_xlsx": [f"/export/events.xlsx?q=CANARY-EVT-{county}"],
+        # cell exports (api/cell_exports.py): out of scope a 404 like an unknown cell
+        "cell_exports.cells": [f"/export/cells.geojson?cell={county}",
+                               f"/export/cells.csv?cell={c['cell']}&level=6"],
         # 人口信息查询 export (api/resident_exports.py): the query is a POST body, never a URL
         "resident_exports.residents": [
             ("POST", "/export/residents.csv", {"query": q, "reason": "matrix probe"})
