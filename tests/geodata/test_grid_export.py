@@ -114,3 +114,15 @@ def test_shapefile_zip_has_utf8_cpg(conn, township, tmp_path):
         assert {"cells.shp", "cells.shx", "cells.dbf", "cells.prj", "cells.cpg"} <= names
         assert zf.read("cells.cpg").decode().strip().upper() in ("UTF-8", "UTF8")
     assert all(len(c) <= 10 for c in COLUMNS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_empty_selection_is_an_empty_file(conn, township, tmp_path, fmt):
+    """Levels above the cell select nothing: a valid file with no rows, and the columns
+    (GeoJSON has no schema apart from its features: an empty FeatureCollection)."""
+    dest = tmp_path / f"e{SUFFIXES[fmt]}"
+    assert export_cells(conn, scope_path=ROOT, code=township, fmt=fmt, dest=dest, levels=[2]) == 0
+    df = _read(dest, fmt)
+    assert len(df) == 0
+    if fmt != "geojson":
+        assert list(df.columns[: len(COLUMNS)]) == list(COLUMNS)
