@@ -4,6 +4,10 @@
 Shapefile, GeoPackage, CSV with WKT), all rows or none. Notes and the topology report go to
 stdout, one ``error: ...`` line per problem (row number and field) to stderr, exit 1 when
 anything is wrong; ``--report FILE`` writes the topology findings as GeoJSON.
+
+``gridcmd import workers FILE [--dry-run]``: the grid-worker roster (CSV or XLSX), all rows
+or none, one ``error: row N, COLUMN: reason`` line per bad row. ``gridcmd import template
+KIND --format csv|xlsx OUT``: an empty file with the Chinese headers and an example row.
 """
 
 from __future__ import annotations
@@ -130,3 +134,64 @@ def import_grids(
     out.print(
         f"map geometry (LOD) rebuilt: {res.lod_rows:,} row(s)", highlight=False, soft_wrap=True
     )
+
+
+#: Row errors printed by ``import workers`` (the count is always exact).
+MAX_ROW_ERRORS = 200
+
+
+@app.command("workers")
+@friendly
+def import_workers(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX roster.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; change nothing.")
+    ] = False,
+) -> None:
+    """Import grid workers (工号, 姓名, 手机号, 网格编码, 在岗状态); all rows or none."""
+    from geodata.people_import import TableError
+    from geodata.people_import import import_workers as run_import
+
+    eng = engine_for(settings_of(ctx))
+    try:
+        with eng.begin() as conn:
+            res = run_import(conn, file, dry_run=dry_run)
+    except TableError as exc:
+        fail(escape(str(exc)))
+    for p in res.errors[:MAX_ROW_ERRORS]:
+        err.print(f"[bold red]error:[/] {escape(str(p))}", highlight=False, soft_wrap=True)
+    if res.error_count > MAX_ROW_ERRORS:
+        err.print(f"... {res.error_count - MAX_ROW_ERRORS} more error(s)", highlight=False)
+    if res.error_count:
+        fail(f"{res.error_count} error(s) in {res.rows:,} row(s); nothing was imported")
+    counts = (f"{res.inserted:,} new, {res.updated:,} updated ({res.moved:,} moved to another "
+              f"cell), {res.unchanged:,} unchanged")  # fmt: skip
+    if dry_run:
+        out.print(f"dry run: {res.rows:,} worker row(s) would give {counts}; nothing was changed",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        return
+    out.print(f"imported {res.rows:,} worker row(s): {counts}", highlight=False, soft_wrap=True)
+
+
+@app.command("template")
+@friendly
+def import_template(
+    kind: Annotated[str, typer.Argument(help="What the file holds: workers.")],
+    dest: Annotated[Path, typer.Argument(metavar="OUT", help="The template file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+) -> None:
+    """Write an empty import template (Chinese headers, one example row an import skips)."""
+    from geodata.people_import import worker_template_rows, write_template
+
+    kinds = {"workers": worker_template_rows}
+    if kind not in kinds:
+        raise ValueError(f"unknown kind {kind!r} (one of: {', '.join(kinds)})")
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"unknown format {fmt!r} (csv or xlsx)")
+    headers, example = kinds[kind]()
+    try:
+        write_template(dest, fmt, headers, example)
+    except OSError as exc:
+        fail(f"{dest}: {exc.strerror or exc}")
+    out.print(f"template: {dest}", highlight=False, soft_wrap=True)

@@ -1,0 +1,22 @@
+"""Bulk import of people from CSV and XLSX files (docs/import.md): grid workers (the whole
+roster of a prefecture in one file, a re-import updates by employee number), with one
+template file per kind. Every row is checked first; the load is set-based (COPY into a
+temporary table, then INSERT … ON CONFLICT / UPDATE … FROM) in the caller's transaction."""
+
+from geodata.people_import.table import TableError, read_table, write_template
+from geodata.people_import.workers import (
+    WORKER_COLUMNS,
+    WorkerImport,
+    import_workers,
+    worker_template_rows,
+)
+
+__all__ = [
+    "WORKER_COLUMNS",
+    "TableError",
+    "WorkerImport",
+    "import_workers",
+    "read_table",
+    "worker_template_rows",
+    "write_template",
+]
