@@ -86,3 +86,20 @@ def test_bad_arguments(db, tmp_path):
     assert res.returncode == 2 and "unknown kind" in res.stderr
     res = gridcmd("import", "template", "workers", "--format", "ods", str(tmp_path / "t.ods"))
     assert res.returncode == 2 and "unknown format" in res.stderr
+
+
+def test_departments_template_then_import(db, grid_codes, tmp_path):
+    env = {"DATABASE_URL": db}
+    tpl = tmp_path / "departments.xlsx"
+    res = gridcmd("import", "template", "departments", "--format", "xlsx", str(tpl))
+    assert res.returncode == 0, res.stderr
+    headers, rows = read_table(tpl)
+    assert headers[:4] == ["单位编码", "单位名称", "单位类型", "负责网格编码"] and rows == []
+    data = [["CLIDEP-1", "某某派出所", "派出所", grid_codes[0], "", "", "", ""]]
+    path = write_csv(tmp_path / "d.csv", headers, data)
+    res = gridcmd("import", "departments", str(path), env=env)
+    assert res.returncode == 0 and "imported 1 department row(s): 1 new" in res.stdout
+    data[0][2] = "马戏团"
+    res = gridcmd("import", "departments", str(write_csv(tmp_path / "e.csv", headers, data)),
+                  env=env)  # fmt: skip
+    assert res.returncode == 1 and res.stderr.startswith("error: row 2, 单位类型: unknown kind")

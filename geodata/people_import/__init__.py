@@ -1,8 +1,15 @@
 """Bulk import of people from CSV and XLSX files (docs/import.md): grid workers (the whole
-roster of a prefecture in one file, a re-import updates by employee number), with one
+roster of a prefecture in one file, a re-import updates by employee number) and departments
+(with their cells of responsibility, a re-import updates by code), with one
 template file per kind. Every row is checked first; the load is set-based (COPY into a
 temporary table, then INSERT … ON CONFLICT / UPDATE … FROM) in the caller's transaction."""
 
+from geodata.people_import.departments import (
+    DEPARTMENT_COLUMNS,
+    DepartmentImport,
+    department_template_rows,
+    import_departments,
+)
 from geodata.people_import.table import TableError, read_table, write_template
 from geodata.people_import.workers import (
     WORKER_COLUMNS,
@@ -12,6 +19,10 @@ from geodata.people_import.workers import (
 )
 
 __all__ = [
+    "DEPARTMENT_COLUMNS",
+    "DepartmentImport",
+    "department_template_rows",
+    "import_departments",
     "WORKER_COLUMNS",
     "TableError",
     "WorkerImport",

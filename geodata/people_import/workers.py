@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from geodata.people_import.result import ImportResult, RowError, match_columns
 from geodata.people_import.table import EXAMPLE_MARK, read_table
 from geodata.roster.checks import RosterError, clean_employee_no, clean_name, clean_phone
 from geodata.security_log import log_security
@@ -55,62 +55,10 @@ DUTY_VALUES = {
     "on duty": "on_duty", "off duty": "off_duty", "on leave": "on_leave",
     **{s: s for s in DUTY_STATUSES},
 }  # fmt: skip
-#: Errors listed at most (the count is always exact).
-MAX_ERRORS = 1000
 
 
-@dataclass(frozen=True)
-class RowError:
-    """A problem of one row (0 for the file as a whole) and column (its header in the file)."""
-
-    row: int
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"row {self.row}" if self.row else "file"
-        if self.column:
-            return f"{where}, {self.column}: {self.reason}"
-        return f"{where}: {self.reason}"
-
-
-@dataclass
-class WorkerImport:
-    """What an import did (or, with ``dry_run`` or errors, would do: nothing was changed)."""
-
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    moved: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
-
-    def error(self, row: int, column: str, reason: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(RowError(row, column, reason))
-
-
-def _norm(header: str) -> str:
-    return "".join(header.lower().split()).replace("-", "_")
-
-
-def _columns(headers: list[str], res: WorkerImport) -> dict[str, int]:
-    aliases = {_norm(a): f for f, names in WORKER_COLUMNS.items() for a in names}
-    found: dict[str, int] = {}
-    for i, h in enumerate(headers):
-        f = aliases.get(_norm(h))
-        if f is None:
-            continue
-        if f in found:
-            res.error(1, h, f"a second column for {WORKER_COLUMNS[f][0]} ({f})")
-        found[f] = i
-    for f in REQUIRED:
-        if f not in found:
-            res.error(1, WORKER_COLUMNS[f][0],
-                      f"missing column ({' / '.join(WORKER_COLUMNS[f][:2])} or {f})")  # fmt: skip
-    return found
+class WorkerImport(ImportResult):
+    """What a worker import did (or, with ``dry_run`` or errors, would do)."""
 
 
 def _check_rows(headers, rows, cols, res: WorkerImport) -> list[tuple]:
@@ -193,7 +141,7 @@ def import_workers(
     the result tells what would have been. Raises TableError when the file is unreadable."""
     res = WorkerImport()
     headers, rows = read_table(path)
-    cols = _columns(headers, res)
+    cols = match_columns(headers, WORKER_COLUMNS, REQUIRED, res)
     if res.error_count:
         return res
     res.rows = len(rows)

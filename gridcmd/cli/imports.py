@@ -6,7 +6,8 @@ stdout, one ``error: ...`` line per problem (row number and field) to stderr, ex
 anything is wrong; ``--report FILE`` writes the topology findings as GeoJSON.
 
 ``gridcmd import workers FILE [--dry-run]``: the grid-worker roster (CSV or XLSX), all rows
-or none, one ``error: row N, COLUMN: reason`` line per bad row. ``gridcmd import template
+or none, one ``error: row N, COLUMN: reason`` line per bad row; ``gridcmd import departments
+FILE`` the same for departments. ``gridcmd import template
 KIND --format csv|xlsx OUT``: an empty file with the Chinese headers and an example row.
 """
 
@@ -140,51 +141,81 @@ def import_grids(
 MAX_ROW_ERRORS = 200
 
 
-@app.command("workers")
-@friendly
-def import_workers(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX roster.")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and report; change nothing.")
-    ] = False,
-) -> None:
-    """Import grid workers (工号, 姓名, 手机号, 网格编码, 在岗状态); all rows or none."""
-    from geodata.people_import import TableError
-    from geodata.people_import import import_workers as run_import
-
-    eng = engine_for(settings_of(ctx))
-    try:
-        with eng.begin() as conn:
-            res = run_import(conn, file, dry_run=dry_run)
-    except TableError as exc:
-        fail(escape(str(exc)))
+def _report(res, dry_run: bool, what: str, counts: str) -> None:
+    """Print the row errors (one line each) and exit 1, or the counts."""
     for p in res.errors[:MAX_ROW_ERRORS]:
         err.print(f"[bold red]error:[/] {escape(str(p))}", highlight=False, soft_wrap=True)
     if res.error_count > MAX_ROW_ERRORS:
         err.print(f"... {res.error_count - MAX_ROW_ERRORS} more error(s)", highlight=False)
     if res.error_count:
         fail(f"{res.error_count} error(s) in {res.rows:,} row(s); nothing was imported")
-    counts = (f"{res.inserted:,} new, {res.updated:,} updated ({res.moved:,} moved to another "
-              f"cell), {res.unchanged:,} unchanged")  # fmt: skip
     if dry_run:
-        out.print(f"dry run: {res.rows:,} worker row(s) would give {counts}; nothing was changed",
+        out.print(f"dry run: {res.rows:,} {what} row(s) would give {counts}; nothing was changed",
                   highlight=False, soft_wrap=True)  # fmt: skip
-        return
-    out.print(f"imported {res.rows:,} worker row(s): {counts}", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"imported {res.rows:,} {what} row(s): {counts}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+
+
+def _run(ctx: typer.Context, fn, file: Path, dry_run: bool):
+    from geodata.people_import import TableError
+
+    eng = engine_for(settings_of(ctx))
+    try:
+        with eng.begin() as conn:
+            return fn(conn, file, dry_run=dry_run)
+    except TableError as exc:
+        fail(escape(str(exc)))
+
+
+_DRY_RUN = typer.Option("--dry-run", help="Check and report; change nothing.")
+
+
+@app.command("workers")
+@friendly
+def import_workers(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX roster.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Import grid workers (工号, 姓名, 手机号, 网格编码, 在岗状态); all rows or none."""
+    from geodata.people_import import import_workers as run_import
+
+    res = _run(ctx, run_import, file, dry_run)
+    _report(res, dry_run, "worker",
+            f"{res.inserted:,} new, {res.updated:,} updated ({res.moved:,} moved to another "
+            f"cell), {res.unchanged:,} unchanged")  # fmt: skip
+
+
+@app.command("departments")
+@friendly
+def import_departments(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX list.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Import departments (单位编码, 单位名称, 单位类型, 负责网格编码, 经度, 纬度 ...)."""
+    from geodata.people_import import import_departments as run_import
+
+    res = _run(ctx, run_import, file, dry_run)
+    _report(res, dry_run, "department", f"{res.inserted:,} new, {res.updated:,} updated")
 
 
 @app.command("template")
 @friendly
 def import_template(
-    kind: Annotated[str, typer.Argument(help="What the file holds: workers.")],
+    kind: Annotated[str, typer.Argument(help="What the file holds: workers or departments.")],
     dest: Annotated[Path, typer.Argument(metavar="OUT", help="The template file to write.")],
     fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
 ) -> None:
     """Write an empty import template (Chinese headers, one example row an import skips)."""
-    from geodata.people_import import worker_template_rows, write_template
+    from geodata.people_import import (
+        department_template_rows,
+        worker_template_rows,
+        write_template,
+    )
 
-    kinds = {"workers": worker_template_rows}
+    kinds = {"workers": worker_template_rows, "departments": department_template_rows}
     if kind not in kinds:
         raise ValueError(f"unknown kind {kind!r} (one of: {', '.join(kinds)})")
     if fmt not in ("csv", "xlsx"):

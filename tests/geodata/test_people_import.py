@@ -230,3 +230,61 @@ def test_full_roster_imports_in_time(conn, tmp_path):
         text("SELECT count(*) FROM worker_assignment a JOIN grid_worker w ON w.id = a.worker_id "
              "WHERE w.employee_no LIKE 'BULK-%'")
     ).scalar_one() == 2 * FULL_ROSTER  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- departments
+
+DEPT_CN = ["单位编码", "单位名称", "单位类型", "负责网格编码", "经度", "纬度", "电话", "受理类别"]
+
+
+def test_departments_good_file_and_reimport(conn, cells, tmp_path):
+    from geodata.people_import import import_departments
+
+    town = cells["a"][:9]
+    rows = [
+        ["IMP-POL-1", "测试派出所", "派出所", f"{cells['a']}、{cells['b']}", "", "",
+         "0872-2123456", ""],
+        ["IMP-CRT-1", "Test court", "court", town, "", "", "", "dispute"],
+    ]  # fmt: skip
+    path = write_xlsx(tmp_path / "d.xlsx", DEPT_CN, rows)
+    res = import_departments(conn, path)
+    assert not res.errors and (res.inserted, res.updated) == (2, 0)
+    d = conn.execute(text(
+        "SELECT d.kind, c.code, d.categories, d.phone, d.synthetic, "
+        "  ST_Within(d.location, d.service_area) AS inside, "
+        "  abs(ST_Area(d.service_area) - (SELECT sum(ST_Area(geom)) FROM grid_cell "
+        "      WHERE code IN (:a, :b))) < 1e-12 AS area_ok "
+        "FROM department d JOIN grid_cell c ON c.id = d.cell_id WHERE d.code = 'IMP-POL-1'"
+    ), {"a": cells["a"], "b": cells["b"]}).one()  # fmt: skip
+    assert (d.kind, d.code, d.phone, d.synthetic, d.inside, d.area_ok) == (
+        "police", cells["a"], "0872-2123456", False, True, True)  # fmt: skip
+    assert "public_security" in d.categories  # the kind's default categories
+    rows[1][1], rows[1][4], rows[1][5] = "人民法院", "100.25", "25.6"
+    res = import_departments(conn, write_csv(tmp_path / "d2.csv", DEPT_CN, rows))
+    assert (res.inserted, res.updated) == (0, 2)
+    crt = conn.execute(text(
+        "SELECT name, ST_X(location) AS x, categories FROM department WHERE code = 'IMP-CRT-1'"
+    )).one()  # fmt: skip
+    assert (crt.name, crt.x, crt.categories) == ("人民法院", 100.25, ["dispute"])
+
+
+def test_departments_bad_rows_import_nothing(conn, cells, tmp_path):
+    from geodata.people_import import import_departments
+
+    rows = [
+        ["IMP-OK-1", "好的", "司法所", cells["a"], "", "", "", ""],
+        ["IMP-BAD-1", "坏的", "消防队", "532999999", "", "", "", ""],  # row 3: kind, unknown cell
+        ["IMP-BAD-2", "坏的", "信访局", cells["a"], "200", "25", "12", "cats"],  # row 4
+        ["IMP-OK-1", "重复", "法院", cells["a"], "", "", "", ""],  # row 5: duplicate code
+    ]
+    res = import_departments(conn, write_csv(tmp_path / "d.csv", DEPT_CN, rows, "gb18030"))
+    got = {(e.row, e.column) for e in res.errors}
+    assert got == {(3, "单位类型"), (4, "经度"), (4, "电话"), (4, "受理类别"), (5, "单位编码")}
+    assert (
+        conn.execute(text("SELECT count(*) FROM department WHERE code LIKE 'IMP-%'")).scalar_one()
+        == 0
+    )
+    res = import_departments(conn, write_csv(tmp_path / "u.csv", DEPT_CN, [rows[0], [
+        "IMP-BAD-3", "坏的", "法院", "532999999", "", "", "", ""]]))  # fmt: skip
+    assert [(e.row, e.column) for e in res.errors] == [(3, "负责网格编码")]
+    assert "unknown cell code" in res.errors[0].reason
