@@ -103,3 +103,26 @@ def test_departments_template_then_import(db, grid_codes, tmp_path):
     res = gridcmd("import", "departments", str(write_csv(tmp_path / "e.csv", headers, data)),
                   env=env)  # fmt: skip
     assert res.returncode == 1 and res.stderr.startswith("error: row 2, 单位类型: unknown kind")
+
+
+def test_residents_template_then_import(db, tmp_path):
+    from geodata.demo.residents import check_digit
+
+    env = {"DATABASE_URL": db}
+    tpl = tmp_path / "residents.csv"
+    assert gridcmd("import", "template", "residents", str(tpl)).returncode == 0
+    headers, rows = read_table(tpl)
+    assert headers[:2] == ["姓名", "身份证号"] and rows == []
+    with engine_on(db) as eng, eng.connect() as c:
+        m = c.execute(text("SELECT min(code) FROM grid_cell WHERE level = 6")).scalar_one()
+    idn = "53290119770707123" + check_digit("53290119770707123")
+    path = write_csv(tmp_path / "r.csv", headers, [["居民", idn, "13922223333", "HCLI-1", "", m]])
+    res = gridcmd("import", "residents", str(path), env=env)
+    assert res.returncode == 0 and "imported 1 resident row(s): 1 new" in res.stdout
+    assert idn not in res.stdout + res.stderr
+    bad = write_csv(
+        tmp_path / "b.csv", headers, [["居民", idn[:17] + "Z", "13922223333", "H-1", "", m]]
+    )
+    res = gridcmd("import", "residents", str(bad), env=env)
+    assert res.returncode == 1 and res.stderr.startswith("error: row 2, 身份证号:")
+    assert idn[:17] not in res.stderr

@@ -7,8 +7,9 @@ anything is wrong; ``--report FILE`` writes the topology findings as GeoJSON.
 
 ``gridcmd import workers FILE [--dry-run]``: the grid-worker roster (CSV or XLSX), all rows
 or none, one ``error: row N, COLUMN: reason`` line per bad row; ``gridcmd import departments
-FILE`` the same for departments. ``gridcmd import template
-KIND --format csv|xlsx OUT``: an empty file with the Chinese headers and an example row.
+FILE`` and ``gridcmd import residents FILE`` the same for departments and residents.
+``gridcmd import template KIND --format csv|xlsx OUT``: an empty file with the Chinese
+headers and an example row.
 """
 
 from __future__ import annotations
@@ -201,21 +202,42 @@ def import_departments(
     _report(res, dry_run, "department", f"{res.inserted:,} new, {res.updated:,} updated")
 
 
+@app.command("residents")
+@friendly
+def import_residents(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX list.")],
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+) -> None:
+    """Import residents (姓名, 身份证号, 手机号, 户号, 地址, 微网格编码); all rows or none."""
+    from geodata.people_import import import_residents as run_import
+
+    res = _run(ctx, run_import, file, dry_run)
+    _report(res, dry_run, "resident", f"{res.inserted:,} new, {res.updated:,} updated")
+
+
 @app.command("template")
 @friendly
 def import_template(
-    kind: Annotated[str, typer.Argument(help="What the file holds: workers or departments.")],
+    kind: Annotated[
+        str, typer.Argument(help="What the file holds: workers, departments or residents.")
+    ],
     dest: Annotated[Path, typer.Argument(metavar="OUT", help="The template file to write.")],
     fmt: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
 ) -> None:
     """Write an empty import template (Chinese headers, one example row an import skips)."""
     from geodata.people_import import (
         department_template_rows,
+        resident_template_rows,
         worker_template_rows,
         write_template,
     )
 
-    kinds = {"workers": worker_template_rows, "departments": department_template_rows}
+    kinds = {
+        "workers": worker_template_rows,
+        "departments": department_template_rows,
+        "residents": resident_template_rows,
+    }
     if kind not in kinds:
         raise ValueError(f"unknown kind {kind!r} (one of: {', '.join(kinds)})")
     if fmt not in ("csv", "xlsx"):

@@ -288,3 +288,77 @@ def test_departments_bad_rows_import_nothing(conn, cells, tmp_path):
         "IMP-BAD-3", "坏的", "法院", "532999999", "", "", "", ""]]))  # fmt: skip
     assert [(e.row, e.column) for e in res.errors] == [(3, "负责网格编码")]
     assert "unknown cell code" in res.errors[0].reason
+
+
+# ----------------------------------------------------------------------------- residents
+
+RES_CN = ["姓名", "身份证号", "手机号", "户号", "地址", "微网格编码"]
+
+
+def _idn(first17: str) -> str:
+    from geodata.demo.residents import check_digit
+
+    return first17 + check_digit(first17)
+
+
+def test_residents_good_file_reimport_and_log(conn, cells, tmp_path):
+    from geodata.people_import import import_residents
+
+    a, b = _idn("53290119850203123"), _idn("53290120011231002")
+    rows = [["导入甲", a, "13911110000", "HIMP-1", "某路1号", cells["m"]],
+            ["导入乙", b.lower(), "13911110001", "HIMP-1", "", cells["m"]]]  # fmt: skip
+    res = import_residents(conn, write_csv(tmp_path / "r.csv", RES_CN, rows, "gb18030"))
+    assert not res.errors and (res.inserted, res.updated) == (2, 0)
+    r = conn.execute(
+        text("SELECT gender, birth_date, synthetic, location IS NOT NULL AS located "
+             "FROM resident WHERE id_number = :i"), {"i": a}
+    ).one()  # fmt: skip
+    assert (r.gender, str(r.birth_date), r.synthetic, r.located) == ("M", "1985-02-03", False, True)
+    log = conn.execute(
+        text("SELECT kind, target, detail FROM security_log ORDER BY id DESC LIMIT 1")
+    ).one()
+    assert (log.kind, log.target) == ("roster_change", "import residents")
+    assert a not in log.detail and "13911110000" not in log.detail
+    rows[0][2] = "13911119999"
+    res = import_residents(conn, write_xlsx(tmp_path / "r.xlsx", RES_CN, rows))
+    assert (res.inserted, res.updated) == (0, 2)
+    assert (
+        conn.execute(text("SELECT phone FROM resident WHERE id_number = :i"), {"i": a}).scalar_one()
+        == "13911119999"
+    )
+
+
+def test_residents_bad_rows_never_echo_numbers(conn, cells, tmp_path):
+    from geodata.people_import import import_residents
+
+    good = _idn("53290119850203123")
+    wrong = good[:17] + ("0" if good[17] != "0" else "1")
+    rows = [["甲", good, "13911110000", "H-1", "", cells["m"]],
+            ["乙", wrong, "13911110001", "H-1", "", cells["m"]],  # row 3: check digit
+            ["丙", _idn("53290119851332123"), "1391111", "H-1", "", cells["a"]],  # row 4
+            ["丁", good, "13911110002", "H-1", "", cells["m"]]]  # row 5: duplicate  # fmt: skip
+    res = import_residents(conn, write_csv(tmp_path / "r.csv", RES_CN, rows))
+    got = {(e.row, e.column) for e in res.errors}
+    assert got == {(3, "身份证号"), (4, "身份证号"), (4, "手机号"), (5, "身份证号")}
+    assert "check digit" in {(e.row, e.column): e.reason for e in res.errors}[3, "身份证号"]
+    assert not any(good in str(e) or wrong in str(e) for e in res.errors)
+    assert (
+        conn.execute(
+            text("SELECT count(*) FROM resident WHERE id_number = :i"), {"i": good}
+        ).scalar_one()
+        == 0
+    )
+    res = import_residents(conn, write_csv(tmp_path / "g.csv", RES_CN, [
+        ["戊", _idn("53290119900101555"), "13911110003", "H-2", "", cells["a"]]]))  # fmt: skip
+    assert [(e.row, e.column) for e in res.errors] == [(2, "微网格编码")]
+    assert "micro-grids" in res.errors[0].reason
+
+
+def test_id_number_rules():
+    from geodata.people_import import check_id_number
+
+    idn = _idn("53290119850203123")
+    assert check_id_number(idn) == (idn, "M", __import__("datetime").date(1985, 2, 3))
+    for bad in ("", "5329011985020312", idn[:17] + "Y", _idn("53290119850230123")):
+        with pytest.raises(ValueError):
+            check_id_number(bad)
