@@ -104,8 +104,9 @@ def _check_row(no: int, cells: list[str], headers, cols, res) -> tuple | None:
     if unknown:
         bad("categories", f"unknown categories {', '.join(unknown)} "
                           f"(of {', '.join(EVENT_CATEGORIES)})")  # fmt: skip
-    if res.error_count > n:
-        return None
+    if res.error_count > n:  # a bad row is staged for the cell-code check only
+        valid = codes and all(CELL_CODE_RE.fullmatch(c) for c in codes)
+        return (no, None, None, None, "{" + ",".join(codes) + "}") + (None,) * 4 if valid else None
     cats = cats or DEFAULT_CATEGORIES.get(kind, [])
     arr = "{" + ",".join(codes) + "}"
     return (no, code, name, kind, arr, x, y, phone, "{" + ",".join(cats) + "}")
@@ -129,6 +130,9 @@ def import_departments(conn: Connection, path: Path, *, dry_run: bool = False,
     for no, cells in rows:
         row = _check_row(no, cells, headers, cols, res)
         if row is None:
+            continue
+        if row[1] is None:
+            good.append(row)
             continue
         if row[1] in seen:
             res.error(no, headers[cols["code"]], f"code {row[1]} already on row {seen[row[1]]}")

@@ -279,7 +279,8 @@ def test_departments_bad_rows_import_nothing(conn, cells, tmp_path):
     ]
     res = import_departments(conn, write_csv(tmp_path / "d.csv", DEPT_CN, rows, "gb18030"))
     got = {(e.row, e.column) for e in res.errors}
-    assert got == {(3, "单位类型"), (4, "经度"), (4, "电话"), (4, "受理类别"), (5, "单位编码")}
+    assert got == {(3, "单位类型"), (3, "负责网格编码"), (4, "经度"), (4, "电话"), (4, "受理类别"),
+                   (5, "单位编码")}  # fmt: skip
     assert (
         conn.execute(text("SELECT count(*) FROM department WHERE code LIKE 'IMP-%'")).scalar_one()
         == 0
@@ -339,7 +340,8 @@ def test_residents_bad_rows_never_echo_numbers(conn, cells, tmp_path):
             ["丁", good, "13911110002", "H-1", "", cells["m"]]]  # row 5: duplicate  # fmt: skip
     res = import_residents(conn, write_csv(tmp_path / "r.csv", RES_CN, rows))
     got = {(e.row, e.column) for e in res.errors}
-    assert got == {(3, "身份证号"), (4, "身份证号"), (4, "手机号"), (5, "身份证号")}
+    assert got == {(3, "身份证号"), (4, "身份证号"), (4, "手机号"), (4, "微网格编码"),
+                   (5, "身份证号")}  # fmt: skip
     assert "check digit" in {(e.row, e.column): e.reason for e in res.errors}[3, "身份证号"]
     assert not any(good in str(e) or wrong in str(e) for e in res.errors)
     assert (
