@@ -168,7 +168,8 @@ def import_workers(
             "SELECT count(*) FILTER (WHERE s.worker_id IS NULL) AS new, "
             "  count(*) FILTER (WHERE s.worker_id IS NOT NULL AND (w.name, w.phone, "
             "    w.cell_id, w.duty_status) IS DISTINCT FROM "
-            "    (s.name, s.phone, s.cell_id, s.duty_status)) AS upd, "
+            "    (s.name, s.phone, s.cell_id, CASE WHEN w.active THEN s.duty_status "
+            "    ELSE 'off_duty' END)) AS upd, "
             "  count(*) FILTER (WHERE s.active AND s.cell_id <> s.old_cell_id) AS moved "
             "FROM worker_import_stage AS s LEFT JOIN grid_worker AS w ON w.id = s.worker_id"
         )).one()  # fmt: skip

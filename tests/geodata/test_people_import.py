@@ -364,3 +364,20 @@ def test_id_number_rules():
     for bad in ("", "5329011985020312", idn[:17] + "Y", _idn("53290119850230123")):
         with pytest.raises(ValueError):
             check_id_number(bad)
+
+
+def test_reimport_of_an_inactive_worker_keeps_them_inactive(conn, cells, tmp_path):
+    import_workers(conn, write_csv(tmp_path / "a.csv", CN, rows3(cells)))
+    conn.execute(text("UPDATE grid_worker SET active = false, duty_status = 'off_duty' "
+                      "WHERE employee_no = 'IMP-0001'"))  # fmt: skip
+    conn.execute(text(
+        "UPDATE worker_assignment SET ended_at = started_at WHERE ended_at IS NULL AND "
+        "worker_id = (SELECT id FROM grid_worker WHERE employee_no = 'IMP-0001')"
+    ))  # fmt: skip
+    again = rows3(cells)
+    again[0][3] = cells["b"]
+    res = import_workers(conn, write_csv(tmp_path / "b.csv", CN, again))
+    assert (res.updated, res.moved) == (1, 0)
+    w = worker(conn, "IMP-0001")
+    assert (w.active, w.duty_status, w.code) == (False, "off_duty", cells["b"])
+    assert [h.open for h in history(conn, w.id)] == [False]
