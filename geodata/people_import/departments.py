@@ -9,8 +9,6 @@ the worker import: COPY into a temporary table, one join for the codes, one upse
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from pathlib import Path
@@ -19,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.demo.departments import DEMO_PLAN
-from geodata.people_import.result import ImportResult, match_columns
-from geodata.people_import.table import EXAMPLE_MARK, read_table
+from geodata.people_import.result import ImportResult, copy_rows, read_rows
+from geodata.people_import.table import EXAMPLE_MARK
 from geodata.roster.checks import RosterError, clean_phone
 from geodata.safe_text import clean_text
 from geodata.security_log import log_security
@@ -118,14 +116,10 @@ def import_departments(conn: Connection, path: Path, *, dry_run: bool = False,
     savepoint); a known code is updated. With any row error, or ``dry_run``, nothing is
     changed. Raises TableError when the file is unreadable."""
     res = DepartmentImport()
-    headers, rows = read_table(path)
-    cols = match_columns(headers, DEPARTMENT_COLUMNS, REQUIRED, res)
-    if res.error_count:
+    table = read_rows(path, DEPARTMENT_COLUMNS, REQUIRED, res)
+    if table is None:
         return res
-    res.rows = len(rows)
-    if not rows:
-        res.error(0, "", "no data rows")
-        return res
+    headers, rows, cols = table
     good, seen = [], {}
     for no, cells in rows:
         row = _check_row(no, cells, headers, cols, res)
@@ -145,14 +139,7 @@ def import_departments(conn: Connection, path: Path, *, dry_run: bool = False,
             "kind text, cells text[], lon float8, lat float8, phone text, categories text[]) "
             "ON COMMIT DROP"
         ))  # fmt: skip
-        buf = io.StringIO()
-        csv.writer(buf).writerows(good)
-        raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cur,
-            cur.copy("COPY department_import_stage FROM STDIN (FORMAT csv)") as copy,
-        ):
-            copy.write(buf.getvalue())
+        copy_rows(conn, "COPY department_import_stage FROM STDIN (FORMAT csv)", good)
         for b in conn.execute(text(
             "SELECT s.row_no, u.code FROM department_import_stage AS s, "
             "unnest(s.cells) AS u(code) LEFT JOIN grid_cell AS c ON c.code = u.code "

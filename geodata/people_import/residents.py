@@ -8,9 +8,7 @@ entry (file name and counts, no personal data). Set-based like the worker import
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from pathlib import Path
 
@@ -18,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from geodata.demo.residents import check_digit
-from geodata.people_import.result import ImportResult, match_columns
-from geodata.people_import.table import EXAMPLE_MARK, read_table
+from geodata.people_import.result import ImportResult, copy_rows, read_rows
+from geodata.people_import.table import EXAMPLE_MARK
 from geodata.roster.checks import RosterError, clean_phone
 from geodata.safe_text import clean_text
 from geodata.security_log import log_security
@@ -105,14 +103,10 @@ def import_residents(conn: Connection, path: Path, *, dry_run: bool = False,
     a known ID number is updated. With any row error, or ``dry_run``, nothing is changed
     (the check itself is logged only when the import happens). TableError when unreadable."""
     res = ResidentImport()
-    headers, rows = read_table(path)
-    cols = match_columns(headers, RESIDENT_COLUMNS, REQUIRED, res)
-    if res.error_count:
+    table = read_rows(path, RESIDENT_COLUMNS, REQUIRED, res)
+    if table is None:
         return res
-    res.rows = len(rows)
-    if not rows:
-        res.error(0, "", "no data rows")
-        return res
+    headers, rows, cols = table
     seen: dict[str, int] = {}
     good = [r for no, cells in rows if (r := _check_row(no, cells, headers, cols, res, seen))]
     with conn.begin_nested() as sp:
@@ -121,13 +115,9 @@ def import_residents(conn: Connection, path: Path, *, dry_run: bool = False,
             "phone text, gender text, birth_date date, household_no text, address text, "
             "cell_code text, cell_id bigint) ON COMMIT DROP"
         ))  # fmt: skip
-        buf = io.StringIO()
-        csv.writer(buf).writerows(good)
-        raw = conn.connection.driver_connection
-        sql = ("COPY resident_import_stage (row_no, name, id_number, phone, gender, birth_date, "
-               "household_no, address, cell_code) FROM STDIN (FORMAT csv)")  # fmt: skip
-        with raw.cursor() as cur, cur.copy(sql) as copy:
-            copy.write(buf.getvalue())
+        copy_rows(conn, "COPY resident_import_stage (row_no, name, id_number, phone, gender, "
+                        "birth_date, household_no, address, cell_code) FROM STDIN (FORMAT csv)",
+                  good)  # fmt: skip
         conn.execute(text(
             "UPDATE resident_import_stage AS s SET cell_id = c.id FROM grid_cell AS c "
             "WHERE c.code = s.cell_code AND c.level = 6"

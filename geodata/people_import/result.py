@@ -1,12 +1,20 @@
 """What every people import shares: the row errors (row number, the file's column header,
-reason), the result counts, and matching a file's headers to fields."""
+reason), the result counts, matching a file's headers to fields, and staging rows by COPY."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-__all__ = ["MAX_ERRORS", "ImportResult", "RowError", "match_columns"]
+from sqlalchemy.engine import Connection
+
+from geodata.people_import.table import read_table
+
+__all__ = ["MAX_ERRORS", "ImportResult", "RowError", "copy_rows", "match_columns", "read_rows"]
 
 #: Errors listed at most (the count is always exact).
 MAX_ERRORS = 1000
@@ -69,3 +77,30 @@ def match_columns(headers: list[str], columns: Mapping[str, Sequence[str]],
             res.error(1, columns[f][0],
                       f"missing column ({' / '.join(columns[f][:2])} or {f})")  # fmt: skip
     return found
+
+
+def read_rows(
+    path: Path, columns: Mapping[str, Sequence[str]], required: Sequence[str], res: ImportResult
+) -> tuple[list[str], list[tuple[int, list[str]]], dict[str, int]] | None:
+    """The file's headers, numbered data rows and field → column index (see
+    :func:`match_columns`); None when a column is missing or there is no data row (the
+    errors are in ``res``). Sets ``res.rows``. Raises TableError when the file is unreadable."""
+    headers, rows = read_table(path)
+    cols = match_columns(headers, columns, required, res)
+    if res.error_count:
+        return None
+    res.rows = len(rows)
+    if not rows:
+        res.error(0, "", "no data rows")
+        return None
+    return headers, rows, cols
+
+
+def copy_rows(conn: Connection, copy_sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Stream ``rows`` into a staging table with ``copy_sql`` (``COPY t (...) FROM STDIN
+    (FORMAT csv)``) on the driver connection of ``conn``, inside its transaction."""
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+        copy.write(buf.getvalue())

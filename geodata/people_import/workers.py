@@ -11,16 +11,14 @@ naming the import), and one ``roster_change`` security-log row.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from geodata.people_import.result import ImportResult, RowError, match_columns
-from geodata.people_import.table import EXAMPLE_MARK, read_table
+from geodata.people_import.result import ImportResult, RowError, copy_rows, read_rows
+from geodata.people_import.table import EXAMPLE_MARK
 from geodata.roster.checks import RosterError, clean_employee_no, clean_name, clean_phone
 from geodata.security_log import log_security
 from geodata.stats import NOW_SQL
@@ -108,13 +106,8 @@ def _stage(conn: Connection, good: list[tuple]) -> None:
         "phone text, cell_code text, duty_status text, cell_id bigint, worker_id bigint, "
         "old_cell_id bigint, active boolean) ON COMMIT DROP"
     ))  # fmt: skip
-    buf = io.StringIO()
-    csv.writer(buf).writerows(good)
-    raw = conn.connection.driver_connection
-    sql = ("COPY worker_import_stage (row_no, employee_no, name, phone, cell_code, duty_status) "
-           "FROM STDIN (FORMAT csv)")  # fmt: skip
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        copy.write(buf.getvalue())
+    copy_rows(conn, "COPY worker_import_stage (row_no, employee_no, name, phone, cell_code, "
+                    "duty_status) FROM STDIN (FORMAT csv)", good)  # fmt: skip
     # Each row's cell and, for a known employee number, the worker as they are now.
     conn.execute(text(
         "UPDATE worker_import_stage AS s SET cell_id = c.id FROM grid_cell AS c "
@@ -140,14 +133,10 @@ def import_workers(
     opens one noting the import). With any row error, or ``dry_run``, nothing is changed and
     the result tells what would have been. Raises TableError when the file is unreadable."""
     res = WorkerImport()
-    headers, rows = read_table(path)
-    cols = match_columns(headers, WORKER_COLUMNS, REQUIRED, res)
-    if res.error_count:
+    table = read_rows(path, WORKER_COLUMNS, REQUIRED, res)
+    if table is None:
         return res
-    res.rows = len(rows)
-    if not rows:
-        res.error(0, "", "no data rows")
-        return res
+    headers, rows, cols = table
     good = _check_rows(headers, rows, cols, res)
     note = f"import {Path(path).name}"[:200]
     with conn.begin_nested() as sp:
