@@ -333,8 +333,9 @@ def _report(args, argv, results: dict[str, dict], seed, versions) -> str:
         "",
         f"Grids: the demo's levels 1–5 ({total_grids:,} cells) exported as GeoPackages and "
         "imported level by level into an empty migrated database with `geodata.grid_import."
-        "import_grids` (`gridcmd import grids FILE --level N`: reading, reprojection check, "
-        "validation, parent by field, topology report, the load, the LOD rebuild); L5 found "
+        "import_grids` (`gridcmd import grids FILE --level N`: read, fields, CRS, geometry "
+        "repair, parents (the file's `parent` field) and codes, topology report, the write, "
+        "then the LOD rebuild of every level, which is inside the time); L5 found "
         f"{g5['findings']} topology finding(s) ({g5['slivers']} sliver(s)) and rebuilt "
         f"{g5['lod_rows']:,} LOD row(s). Floor: `COPY` of the same L5 rows (code, name, "
         "level, hex EWKB) from memory into a plain table without indexes. Workers: synthetic "
